@@ -1,0 +1,106 @@
+//! Path-loss models behind one trait, so coverage evaluation can switch models by name.
+//!
+//! CONTRACT (fixed so several parts can be built in parallel):
+//! - every model implements [`PropagationModel`];
+//! - terrain-aware models read [`Link::profile_m`]; others ignore it.
+
+use thiserror::Error;
+
+/// One radio path to evaluate.
+#[derive(Debug, Clone, Copy)]
+pub struct Link<'a> {
+    /// Carrier frequency, MHz.
+    pub freq_mhz: f64,
+    /// Great-circle (geodesic) distance from transmitter to receiver, metres.
+    pub distance_m: f64,
+    /// Transmit antenna height above local ground, metres.
+    pub tx_height_m: f64,
+    /// Receive antenna height above local ground, metres.
+    pub rx_height_m: f64,
+    /// Terrain elevations above sea level (metres) from the transmitter (first) to the receiver
+    /// (last), evenly spaced over `distance_m`; `None` when no terrain is available.
+    pub profile_m: Option<&'a [f64]>,
+}
+
+/// How the signal mainly travels, as far as the model can tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PropagationMode {
+    /// The model does not distinguish modes (empirical models such as Hata).
+    Unspecified,
+    LineOfSight,
+    Diffraction,
+    Troposcatter,
+}
+
+/// A non-fatal condition the user should see (e.g. a parameter outside the model's validity).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ModelWarning {
+    /// Stable machine-readable code, e.g. `distance_below_range`.
+    pub code: &'static str,
+    /// Human explanation including the offending value and the valid range.
+    pub message: String,
+}
+
+/// Result of one path-loss evaluation.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PathLoss {
+    /// Basic transmission loss, dB (positive).
+    pub loss_db: f64,
+    pub mode: PropagationMode,
+    pub warnings: Vec<ModelWarning>,
+}
+
+/// Why a model could not evaluate a link at all.
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum PropagationError {
+    #[error("{model}: parameter {parameter} = {value} is invalid: {reason}")]
+    InvalidParameter { model: &'static str, parameter: &'static str, value: f64, reason: String },
+    #[error("{model} needs a terrain profile, but none was given (load a DEM or choose a model without terrain)")]
+    MissingProfile { model: &'static str },
+}
+
+/// A path-loss model. Implementations must be cheap to call from many threads.
+pub trait PropagationModel: Send + Sync + std::fmt::Debug {
+    /// Stable name used in configs and outputs, e.g. `free_space`, `hata_urban_small`, `itm`.
+    fn name(&self) -> &'static str;
+
+    /// Whether [`Link::profile_m`] is required.
+    fn needs_terrain(&self) -> bool {
+        false
+    }
+
+    /// Basic transmission loss for one link.
+    fn path_loss(&self, link: &Link<'_>) -> Result<PathLoss, PropagationError>;
+
+    /// Largest distance (metres) at which the loss over flat terrain stays at or below
+    /// `max_loss_db`, capped at `cap_m`. Coverage uses it to limit the sites considered per target.
+    /// The default bisects [`PropagationModel::path_loss`] without a profile, assuming loss grows
+    /// with distance; terrain models override it.
+    fn max_range_m(&self, freq_mhz: f64, tx_height_m: f64, rx_height_m: f64, max_loss_db: f64, cap_m: f64) -> f64 {
+        let loss_at = |d: f64| {
+            self.path_loss(&Link { freq_mhz, distance_m: d, tx_height_m, rx_height_m, profile_m: None })
+                .map(|p| p.loss_db)
+                .unwrap_or(f64::INFINITY)
+        };
+        if loss_at(cap_m) <= max_loss_db {
+            return cap_m;
+        }
+        let (mut lo, mut hi) = (1.0_f64, cap_m);
+        if loss_at(lo) > max_loss_db {
+            return 0.0;
+        }
+        for _ in 0..60 {
+            let mid = 0.5 * (lo + hi);
+            if loss_at(mid) <= max_loss_db {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+            if hi - lo < 0.5 {
+                break;
+            }
+        }
+        lo
+    }
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the build and the test suite need. Idempotent: packages already
+# present are skipped, so a second run costs a dpkg query. apt on this image can fail once
+# (downloaded archives are cleaned after each dpkg run), hence the retries.
+set -euo pipefail
+
+PACKAGES=(
+  # build: gdal crate links Debian's GDAL 3.6 through pkg-config
+  libgdal-dev gdal-bin pkgconf build-essential
+  # tests: real Prometheus + promtool, iperf3 and tc/netns for the shaped-link accuracy test,
+  # headless Chromium for the HTML report test, GeoPandas for the benchmark comparison
+  prometheus iperf3 iproute2 chromium python3-geopandas
+  # misc tools used by tests and scripts
+  curl ca-certificates sqlite3
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+
+echo "bootstrap: installing ${missing[*]}" >&2
+for attempt in 1 2 3 4 5; do
+  if $SUDO apt-get update -q >/dev/null \
+     && $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null; then
+    echo "bootstrap: done" >&2
+    exit 0
+  fi
+  echo "bootstrap: apt attempt $attempt failed, retrying in $((attempt * 5)) s" >&2
+  sleep $((attempt * 5))
+done
+echo "bootstrap: could not install ${missing[*]} after 5 attempts" >&2
+exit 1
