@@ -1,4 +1,5 @@
 //! Coverage planner: propagation models, coverage evaluation over an R-tree, gap analysis,
 //! site and broadband planning, and reports.
 
+pub mod geo;
 pub mod propagation;

@@ -1,1 +1,31 @@
-//! Probe agent library.
+//! Probe agent library: speed-test server, probers, scheduler and Prometheus exporter.
+//!
+//! The `probe` binary is a thin command line over this library:
+//! - [`serve`] is the speed-test server (`probe serve`),
+//! - [`probers`] hold one module per measurement behind the [`probers::Prober`] trait,
+//! - [`runner`] owns success, duration and the timeout budget of every run,
+//! - [`config`] parses and validates the agent's TOML configuration,
+//! - [`metrics`] defines every exported metric in one place,
+//! - [`agent`] schedules runs and serves `/metrics`,
+//! - [`oneshot`] is the one-off measurement behind `probe run`.
+//!
+//! # Throughput figures are goodput
+//! Download and upload rates are application payload bytes (HTTP body bytes) divided by the
+//! measurement time after the ramp-up (grace period) is excluded. TCP/IP headers, TLS records and
+//! HTTP framing are not counted, so on a link shaped to `R` bit/s the best possible figure is
+//! `R / 8 × MSS / frame` (1448 / 1514 bytes with TCP timestamps on Ethernet).
+
+pub mod agent;
+pub mod config;
+pub mod dns;
+pub mod duration;
+pub mod endpoint;
+pub mod metrics;
+pub mod net;
+pub mod oneshot;
+pub mod probers;
+pub mod reason;
+pub mod runner;
+pub mod serve;
+
+pub use reason::FailureReason;

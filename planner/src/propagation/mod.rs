@@ -6,6 +6,22 @@
 
 use thiserror::Error;
 
+pub mod checks;
+pub mod cost231;
+pub mod diffraction;
+pub mod free_space;
+pub mod hata;
+pub mod registry;
+pub mod terrain;
+// The ITM model lives in `itm/` and is declared by its owner below this line.
+
+pub use cost231::{Cost231, Cost231Environment};
+pub use diffraction::{DiffractionConfig, DiffractionMethod};
+pub use free_space::FreeSpace;
+pub use hata::{Hata, HataEnvironment};
+pub use registry::{build_model, ModelConfig};
+pub use terrain::{TerrainAnalysis, TerrainModel};
+
 /// One radio path to evaluate.
 #[derive(Debug, Clone, Copy)]
 pub struct Link<'a> {
@@ -58,6 +74,10 @@ pub enum PropagationError {
     InvalidParameter { model: &'static str, parameter: &'static str, value: f64, reason: String },
     #[error("{model} needs a terrain profile, but none was given (load a DEM or choose a model without terrain)")]
     MissingProfile { model: &'static str },
+    /// A model configuration (name, environment, options) that cannot be built; `field` names
+    /// the config key, `message` says what is wrong and what is accepted.
+    #[error("propagation model config: {field}: {message}")]
+    Config { field: String, message: String },
 }
 
 /// A path-loss model. Implementations must be cheap to call from many threads.
