@@ -144,7 +144,11 @@ impl<'a> IntoIterator for &'a Problems {
 impl fmt::Display for Problems {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.0.len();
-        write!(f, "{n} problem{} in the input data:", if n == 1 { "" } else { "s" })?;
+        write!(
+            f,
+            "{n} problem{} in the input data:",
+            if n == 1 { "" } else { "s" }
+        )?;
         for p in &self.0 {
             write!(f, "\n  - {p}")?;
         }
@@ -172,6 +176,21 @@ pub enum GeodataError {
         #[source]
         source: gdal::errors::GdalError,
     },
+    /// A DEM sample (profile point, target) lies outside the raster; never defaulted to sea level.
+    /// `dem` names the raster (file path or `embedded:…`).
+    #[error("{dem}: point (lon {lon:.5}, lat {lat:.5}) is outside the DEM, which covers {extent} — use a DEM that covers the whole area or remove the points outside it")]
+    OutsideDem {
+        dem: String,
+        lon: f64,
+        lat: f64,
+        extent: String,
+    },
+    /// A DEM sample hits a no-data cell (void, sea mask …); never defaulted to sea level.
+    #[error("{dem}: no elevation data at (lon {lon:.5}, lat {lat:.5}) — fill the voids in the DEM (e.g. `gdal_fillnodata.py`) or use a DEM without gaps there")]
+    DemNoData { dem: String, lon: f64, lat: f64 },
+    /// A raster that cannot serve as a DEM (rotated, no CRS …) or a bad DEM request.
+    #[error("{dem}: {message}")]
+    DemInvalid { dem: String, message: String },
     #[error("{0}")]
     Other(String),
 }
@@ -224,7 +243,13 @@ mod tests {
     #[test]
     fn problems_display_lists_every_problem() {
         let mut ps = Problems::new();
-        ps.push(Problem::new("a.csv", Location::Line(3), Some("lon"), "m1", "h1"));
+        ps.push(Problem::new(
+            "a.csv",
+            Location::Line(3),
+            Some("lon"),
+            "m1",
+            "h1",
+        ));
         ps.push(Problem::new("b.csv", Location::Line(4), None, "m2", "h2"));
         let e = ps.into_result().unwrap_err();
         let s = e.to_string();

@@ -302,9 +302,15 @@ mod tests {
     #[test]
     fn osm_defaults_use_osm_tags() {
         let r = RoadMapping::osm();
-        assert_eq!((r.class.as_str(), r.route_ref.as_str(), r.int_ref.as_str()), ("highway", "ref", "int_ref"));
+        assert_eq!(
+            (r.class.as_str(), r.route_ref.as_str(), r.int_ref.as_str()),
+            ("highway", "ref", "int_ref")
+        );
         let p = SettlementMapping::osm();
         assert_eq!(p.place.as_deref(), Some("place"));
-        assert_eq!((p.population.as_str(), p.name.as_str()), ("population", "name"));
+        assert_eq!(
+            (p.population.as_str(), p.name.as_str()),
+            ("population", "name")
+        );
     }
 }

@@ -77,7 +77,12 @@ pub enum Technology {
 }
 
 impl Technology {
-    pub const ALL: [Technology; 4] = [Technology::G2, Technology::G3, Technology::G4, Technology::G5];
+    pub const ALL: [Technology; 4] = [
+        Technology::G2,
+        Technology::G3,
+        Technology::G4,
+        Technology::G5,
+    ];
 
     /// Lower-case label used in files, JSON and metrics: `2g` … `5g`.
     pub fn as_str(self) -> &'static str {

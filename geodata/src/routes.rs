@@ -23,7 +23,12 @@ pub fn normalize_refs(raw: &str) -> Vec<String> {
 pub fn normalize_ref(raw: &str) -> Option<String> {
     let n: String = raw
         .chars()
-        .filter(|c| !matches!(c, ' ' | '-' | '.' | '_' | '\u{a0}' | '\u{2013}' | '\u{2011}'))
+        .filter(|c| {
+            !matches!(
+                c,
+                ' ' | '-' | '.' | '_' | '\u{a0}' | '\u{2013}' | '\u{2011}'
+            )
+        })
         .flat_map(char::to_uppercase)
         .collect();
     (!n.is_empty()).then_some(n)
@@ -63,7 +68,15 @@ pub struct RouteTable {
     pub routes: Vec<Route>,
 }
 
-const ROUTE_COLUMNS: [&str; 7] = ["route", "aliases", "international", "seq", "waypoint", "lat", "lon"];
+const ROUTE_COLUMNS: [&str; 7] = [
+    "route",
+    "aliases",
+    "international",
+    "seq",
+    "waypoint",
+    "lat",
+    "lon",
+];
 
 fn parse_bool(v: &str) -> Option<bool> {
     match v.trim().to_ascii_lowercase().as_str() {
@@ -87,11 +100,21 @@ impl RouteTable {
         let header = match rdr.headers() {
             Ok(h) => h.clone(),
             Err(e) => {
-                problems.push(Problem::new(file, Location::Line(1), None, format!("cannot read the CSV header: {e}"), "save the file as UTF-8 CSV"));
+                problems.push(Problem::new(
+                    file,
+                    Location::Line(1),
+                    None,
+                    format!("cannot read the CSV header: {e}"),
+                    "save the file as UTF-8 CSV",
+                ));
                 return Err(GeodataError::Invalid(problems));
             }
         };
-        let col = |name: &str| header.iter().position(|h| h.trim().eq_ignore_ascii_case(name));
+        let col = |name: &str| {
+            header
+                .iter()
+                .position(|h| h.trim().eq_ignore_ascii_case(name))
+        };
         let mut idx = [0usize; 7];
         for (i, name) in ROUTE_COLUMNS.iter().enumerate() {
             match col(name) {
@@ -101,7 +124,10 @@ impl RouteTable {
                     Location::Line(1),
                     Some(name),
                     "column is missing from the header",
-                    format!("the route table needs the columns {}", ROUTE_COLUMNS.join(",")),
+                    format!(
+                        "the route table needs the columns {}",
+                        ROUTE_COLUMNS.join(",")
+                    ),
                 )),
             }
         }
@@ -116,33 +142,63 @@ impl RouteTable {
             let rec = match rec {
                 Ok(r) => r,
                 Err(e) => {
-                    problems.push(Problem::new(file, loc, None, format!("unreadable CSV row: {e}"), "fix the quoting or encoding of this row"));
+                    problems.push(Problem::new(
+                        file,
+                        loc,
+                        None,
+                        format!("unreadable CSV row: {e}"),
+                        "fix the quoting or encoding of this row",
+                    ));
                     continue;
                 }
             };
             let get = |i: usize| rec.get(idx[i]).unwrap_or("").trim();
             let Some(route) = normalize_ref(get(0)) else {
-                problems.push(Problem::new(file, loc, Some("route"), "route ref is empty", "give the route's ref, e.g. E40 or M39"));
+                problems.push(Problem::new(
+                    file,
+                    loc,
+                    Some("route"),
+                    "route ref is empty",
+                    "give the route's ref, e.g. E40 or M39",
+                ));
                 continue;
             };
             let international = match parse_bool(get(2)) {
                 Some(b) => b,
                 None => {
-                    problems.push(Problem::new(file, loc.clone(), Some("international"), format!("{:?} is not true/false", get(2)), "write true or false"));
+                    problems.push(Problem::new(
+                        file,
+                        loc.clone(),
+                        Some("international"),
+                        format!("{:?} is not true/false", get(2)),
+                        "write true or false",
+                    ));
                     false
                 }
             };
             let seq = match get(3).parse::<u32>() {
                 Ok(s) => Some(s),
                 Err(_) => {
-                    problems.push(Problem::new(file, loc.clone(), Some("seq"), format!("{:?} is not a whole number", get(3)), "number the waypoints of each route 1, 2, 3 …"));
+                    problems.push(Problem::new(
+                        file,
+                        loc.clone(),
+                        Some("seq"),
+                        format!("{:?} is not a whole number", get(3)),
+                        "number the waypoints of each route 1, 2, 3 …",
+                    ));
                     None
                 }
             };
             let mut coord = |i: usize, name: &str, lim: f64| match get(i).parse::<f64>() {
                 Ok(v) if v.is_finite() && v.abs() <= lim => Some(v),
                 _ => {
-                    problems.push(Problem::new(file, loc.clone(), Some(name), format!("{:?} is not a valid {name}", get(i)), format!("give decimal degrees between -{lim} and {lim} (WGS84)")));
+                    problems.push(Problem::new(
+                        file,
+                        loc.clone(),
+                        Some(name),
+                        format!("{:?} is not a valid {name}", get(i)),
+                        format!("give decimal degrees between -{lim} and {lim} (WGS84)"),
+                    ));
                     None
                 }
             };
@@ -151,7 +207,12 @@ impl RouteTable {
             let aliases = normalize_refs(get(1));
             let entry = by_route.entry(route.clone()).or_insert_with(|| {
                 order.push(route.clone());
-                Route { route: route.clone(), aliases: Vec::new(), international, waypoints: Vec::new() }
+                Route {
+                    route: route.clone(),
+                    aliases: Vec::new(),
+                    international,
+                    waypoints: Vec::new(),
+                }
             });
             entry.international |= international;
             for a in aliases {
@@ -161,10 +222,21 @@ impl RouteTable {
             }
             if let (Some(seq), Some(lat), Some(lon)) = (seq, lat, lon) {
                 if entry.waypoints.iter().any(|w| w.seq == seq) {
-                    problems.push(Problem::new(file, loc, Some("seq"), format!("route {route} has waypoint seq {seq} twice"), "give each waypoint of a route its own seq"));
+                    problems.push(Problem::new(
+                        file,
+                        loc,
+                        Some("seq"),
+                        format!("route {route} has waypoint seq {seq} twice"),
+                        "give each waypoint of a route its own seq",
+                    ));
                     continue;
                 }
-                entry.waypoints.push(Waypoint { seq, name: get(4).to_owned(), lon, lat });
+                entry.waypoints.push(Waypoint {
+                    seq,
+                    name: get(4).to_owned(),
+                    lon,
+                    lat,
+                });
             }
         }
         problems.into_result()?;
@@ -181,7 +253,9 @@ impl RouteTable {
 
     /// The route whose ref or alias is `r` (normalised).
     pub fn find(&self, r: &str) -> Option<&Route> {
-        self.routes.iter().find(|x| x.route == r || x.aliases.iter().any(|a| a == r))
+        self.routes
+            .iter()
+            .find(|x| x.route == r || x.aliases.iter().any(|a| a == r))
     }
 
     /// True when `r` is an international route by pattern or by this table.
@@ -201,7 +275,7 @@ impl RouteTable {
 /// ```
 pub fn classify_refs(raw: &[&str], table: Option<&RouteTable>) -> (Vec<String>, bool) {
     let mut refs: Vec<String> = Vec::new();
-    let mut push = |r: String, refs: &mut Vec<String>| {
+    let push = |r: String, refs: &mut Vec<String>| {
         if !refs.contains(&r) {
             refs.push(r);
         }
@@ -272,12 +346,25 @@ mod tests {
             M1,,maybe,x,Y,91,200\n";
         let e = RouteTable::from_csv_bytes("routes.csv", bad.as_bytes()).unwrap_err();
         let s = e.to_string();
-        assert!(s.contains("routes.csv: line 2: field \"route\": route ref is empty"), "{s}");
-        assert!(s.contains("routes.csv: line 3: field \"international\": \"maybe\" is not true/false"), "{s}");
+        assert!(
+            s.contains("routes.csv: line 2: field \"route\": route ref is empty"),
+            "{s}"
+        );
+        assert!(
+            s.contains("routes.csv: line 3: field \"international\": \"maybe\" is not true/false"),
+            "{s}"
+        );
         assert!(s.contains("line 3: field \"seq\""), "{s}");
-        assert!(s.contains("line 3: field \"lat\": \"91\" is not a valid lat"), "{s}");
+        assert!(
+            s.contains("line 3: field \"lat\": \"91\" is not a valid lat"),
+            "{s}"
+        );
         assert!(s.contains("line 3: field \"lon\""), "{s}");
         let e = RouteTable::from_csv_bytes("r.csv", b"route,seq\nM1,1\n").unwrap_err();
-        assert!(e.to_string().contains("r.csv: line 1: field \"aliases\": column is missing"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("r.csv: line 1: field \"aliases\": column is missing"),
+            "{e}"
+        );
     }
 }

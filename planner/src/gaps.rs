@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use geo::{BoundingRect, Intersects};
 use geodata::{Dataset, Technology};
-use rstar::{RTree, RTreeObject, AABB};
+use rstar::{RTree, AABB};
 use serde::Serialize;
 
 use crate::coverage::{CoverageResult, TargetKind, Targets};
@@ -91,12 +91,6 @@ impl<'a> RegionLocator<'a> {
             None => self.locate(s.lon, s.lat).map(|r| self.ds.regions[r].code.clone()).unwrap_or_default(),
         }
     }
-}
-
-// Keeps rstar happy when the rectangle type is named in signatures.
-#[allow(dead_code)]
-fn _envelope_type_check(r: &rstar::primitives::Rectangle<[f64; 2]>) -> AABB<[f64; 2]> {
-    r.envelope()
 }
 
 /// Totals of one service over the whole dataset.
@@ -241,15 +235,6 @@ pub fn analyze(ds: &Dataset, targets: &Targets, cov: &CoverageResult) -> Gaps {
             .iter()
             .map(|r| (r.code.clone(), RegionRow { region: r.code.clone(), name: r.name_en.clone(), service: svc.key(), ..Default::default() }))
             .collect();
-        let row_for = |regions: &mut BTreeMap<String, RegionRow>, code: &str| -> *mut RegionRow {
-            regions.entry(code.to_string()).or_insert_with(|| RegionRow {
-                region: code.to_string(),
-                name: region_names.get(code).cloned().unwrap_or_else(|| "(outside regions)".to_string()),
-                service: svc.key(),
-                ..Default::default()
-            }) as *mut RegionRow
-        };
-        let _ = row_for;
         for (i, s) in ds.settlements.iter().enumerate() {
             let c = svc.covered(cov, i);
             let code = &settlement_region[i];

@@ -3,3 +3,12 @@
 
 pub mod geo;
 pub mod propagation;
+pub mod antenna;
+pub mod budget;
+pub mod link;
+pub mod analyze;
+pub mod config;
+pub mod coverage;
+pub mod gaps;
+pub mod output;
+pub mod summary;

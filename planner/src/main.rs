@@ -1,1 +1,209 @@
-fn main() {}
+//! `planner`: coverage analysis, validation and point-to-point links from the command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use planner::analyze::{self, RunOptions};
+use planner::config::PlannerConfig;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  validation found problems in the inputs (`planner validate`)
+  2  usage, configuration or input error (bad flag, bad config, unreadable data, analysis failure)
+  3  an output file could not be written";
+
+/// Network coverage planner: which settlements and road kilometres lack 2G/3G/4G/5G service.
+#[derive(Parser, Debug)]
+#[command(name = "planner", version, about, after_help = EXIT_CODES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Coverage and gap analysis (embedded Uzbekistan data when no config is given).
+    #[command(after_help = EXIT_CODES)]
+    Analyze(AnalyzeArgs),
+    /// Load and validate a config and its inputs; print every problem.
+    #[command(after_help = EXIT_CODES)]
+    Validate(ValidateArgs),
+}
+
+#[derive(Args, Debug)]
+struct AnalyzeArgs {
+    /// Planner config file (TOML); default: embedded dataset, free-space model.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Write summary.json, CSV tables, GeoJSON layers (and coverage.tif with a grid) here.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Print the JSON summary on stdout instead of the human summary.
+    #[arg(long)]
+    json: bool,
+    /// No progress bars.
+    #[arg(long, short)]
+    quiet: bool,
+    /// Propagation model, overriding the config: free_space, hata, hata_urban_large,
+    /// hata_urban_small, hata_suburban, hata_open, cost231, cost231_metropolitan, terrain, …
+    #[arg(long, value_name = "NAME")]
+    model: Option<String>,
+    /// Worker threads (default: all cores). Results do not depend on it.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(usize))]
+    threads: Option<usize>,
+    /// Also evaluate a grid with cells of M metres over the dataset's extent (coverage.tif with --out).
+    #[arg(long, value_name = "M")]
+    grid_m: Option<f64>,
+    /// Only summarise the dataset; skip the coverage analysis.
+    #[arg(long)]
+    dataset_only: bool,
+}
+
+#[derive(Args, Debug)]
+struct ValidateArgs {
+    /// Planner config file (TOML); default: the embedded dataset.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+/// An error with the exit code it maps to.
+#[derive(Debug)]
+struct Exit(u8, anyhow::Error);
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(Exit(code, e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn usage(e: anyhow::Error) -> Exit {
+    Exit(2, e)
+}
+
+fn load_config(path: Option<&PathBuf>) -> Result<PlannerConfig, Exit> {
+    match path {
+        Some(p) => PlannerConfig::load(p).map_err(|e| usage(e.into())),
+        None => Ok(PlannerConfig::default()),
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode, Exit> {
+    match cli.command {
+        Command::Analyze(a) => run_analyze(a),
+        Command::Validate(v) => run_validate(v),
+    }
+}
+
+fn run_analyze(args: AnalyzeArgs) -> Result<ExitCode, Exit> {
+    if args.threads == Some(0) {
+        return Err(usage(anyhow::anyhow!("--threads must be at least 1")));
+    }
+    if let Some(m) = args.grid_m {
+        if !(m.is_finite() && m >= 1.0) {
+            return Err(usage(anyhow::anyhow!("--grid-m {m}: give the grid cell size in metres (≥ 1)")));
+        }
+    }
+    let cfg = load_config(args.config.as_ref())?;
+    let base = analyze::config_base_dir(args.config.as_deref());
+    let ds = analyze::load_dataset(&cfg, &base).map_err(usage)?;
+    let summary = planner::summary::summarize(&ds);
+    let analysis = if args.dataset_only {
+        None
+    } else {
+        let opts = RunOptions {
+            model: args.model.clone(),
+            threads: args.threads,
+            grid_m: args.grid_m,
+            progress: planner::coverage::progress_wanted(args.quiet),
+        };
+        Some(analyze::run(&ds, &cfg, &opts).context("coverage analysis failed").map_err(usage)?)
+    };
+    let report = analyze::report_json(&summary, analysis.as_ref());
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report).expect("JSON values always serialize"));
+    } else {
+        print!("{}", analyze::render_text(&summary, analysis.as_ref()));
+    }
+    let out = args.out.or_else(|| cfg.outputs.dir.clone());
+    if let Some(dir) = out {
+        let Some(a) = analysis.as_ref() else {
+            return Err(usage(anyhow::anyhow!("--out needs the coverage analysis; drop --dataset-only")));
+        };
+        let tiff = cfg.outputs.coverage_tiff || a.targets.grid.is_some();
+        let written = planner::output::write_all(&dir, &ds, a, &report, cfg.outputs.csv, cfg.outputs.geojson, tiff)
+            .map_err(|e| Exit(3, e.into()))?;
+        if !args.quiet {
+            eprintln!("wrote {} files to {}", written.len(), dir.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_validate(args: ValidateArgs) -> Result<ExitCode, Exit> {
+    let cfg = match args.config.as_ref() {
+        Some(p) => match PlannerConfig::load(p) {
+            Ok(c) => c,
+            Err(e) => {
+                println!("{e}");
+                return Ok(ExitCode::from(1));
+            }
+        },
+        None => PlannerConfig::default(),
+    };
+    let base = analyze::config_base_dir(args.config.as_deref());
+    let dem_required = analyze::model_from_config(cfg.model.as_ref(), None).map_err(usage)?.needs_terrain();
+    let (ds, mut errors, mut warnings) = match &cfg.inputs.sources {
+        Some(table) => {
+            let sources = analyze::sources_from_config(table).map_err(usage)?;
+            let (ds, report) = sources.load_report(&base);
+            (ds, report.errors.0, report.warnings)
+        }
+        None => match analyze::load_dataset(&cfg, &base) {
+            Ok(ds) => (ds, Vec::new(), Vec::new()),
+            Err(e) => {
+                println!("{e:#}");
+                return Ok(ExitCode::from(1));
+            }
+        },
+    };
+    match geodata::validate::validate(&ds, dem_required) {
+        Ok(w) => warnings.extend(w),
+        Err(geodata::GeodataError::Invalid(ps)) => errors.extend(ps),
+        Err(e) => errors.push(geodata::error::Problem::new(ds.name.clone(), geodata::error::Location::None, None, e.to_string(), "")),
+    }
+    // The same problem can come from loading and from the validation pass.
+    let mut seen = std::collections::BTreeSet::new();
+    errors.retain(|p| seen.insert(p.to_string()));
+    let mut seen = std::collections::BTreeSet::new();
+    warnings.retain(|p| seen.insert(p.to_string()));
+    for w in &warnings {
+        println!("warning: {w}");
+    }
+    for e in &errors {
+        println!("error: {e}");
+    }
+    let s = planner::summary::summarize(&ds);
+    if errors.is_empty() {
+        println!(
+            "ok: {} — {} regions, {} settlements, {:.1} road km, {} sites; {} warning(s)",
+            s.name,
+            s.regions,
+            s.settlements,
+            s.road_km,
+            s.sites,
+            warnings.len()
+        );
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("{} problem(s), {} warning(s) in {}", errors.len(), warnings.len(), s.name);
+        Ok(ExitCode::from(1))
+    }
+}

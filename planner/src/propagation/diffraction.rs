@@ -369,7 +369,8 @@ mod tests {
             assert_eq!(edges[0].index, 40);
             assert!((edges[0].height_above_path_m - 30.0).abs() < 1e-9);
         }
-        assert!(expected > 20.0);
+        // ν = 30 · √(2 · 10 000 / (λ · 4000 · 6000)) = 1.5 → J ≈ 16.8 dB.
+        assert!((expected - 16.78).abs() < 0.05, "{expected}");
     }
 
     #[test]

@@ -89,7 +89,8 @@ mod tests {
         assert!(e.to_string().contains("distance_m = 0"), "{e}");
         let e = FreeSpace.path_loss(&link(f64::NAN, 10.0)).unwrap_err();
         assert!(e.to_string().contains("freq_mhz = NaN"), "{e}");
-        let l = FreeSpace.path_loss(&link(100.0, 0.5)).unwrap();
+        // 100 MHz: λ = 3 m; at 5 cm the formula gives −13.6 dB.
+        let l = FreeSpace.path_loss(&link(100.0, 0.05)).unwrap();
         assert_eq!(l.loss_db, 0.0);
         assert_eq!(l.warnings[0].code, "distance_below_far_field");
     }

@@ -14,6 +14,7 @@ pub mod hata;
 pub mod registry;
 pub mod terrain;
 // The ITM model lives in `itm/` and is declared by its owner below this line.
+pub mod itm;
 
 pub use cost231::{Cost231, Cost231Environment};
 pub use diffraction::{DiffractionConfig, DiffractionMethod};

@@ -32,17 +32,16 @@ impl Complex {
         Self::new(self.re - o.re, self.im - o.im)
     }
 
-    pub fn mul(self, o: Self) -> Self {
-        Self::new(self.re * o.re - self.im * o.im, self.re * o.im + self.im * o.re)
-    }
-
     pub fn scale(self, k: f64) -> Self {
         Self::new(self.re * k, self.im * k)
     }
 
     pub fn div(self, o: Self) -> Self {
         let d = o.norm_sqr();
-        Self::new((self.re * o.re + self.im * o.im) / d, (self.im * o.re - self.re * o.im) / d)
+        Self::new(
+            (self.re * o.re + self.im * o.im) / d,
+            (self.im * o.re - self.re * o.im) / d,
+        )
     }
 
     /// Principal square root (non-negative real part), as the physics of a lossy ground needs.
@@ -97,6 +96,10 @@ impl Environment {
         if pol == Polarization::Vertical {
             z_g = z_g.div(eps_r);
         }
-        Self { n_s, gamma_e_per_m, z_g }
+        Self {
+            n_s,
+            gamma_e_per_m,
+            z_g,
+        }
     }
 }

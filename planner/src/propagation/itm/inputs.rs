@@ -128,9 +128,17 @@ impl Mdvar {
             return Err(err);
         }
         let no_situation_variability = code >= 20;
-        let rest = if no_situation_variability { code - 20 } else { code };
+        let rest = if no_situation_variability {
+            code - 20
+        } else {
+            code
+        };
         let no_location_variability = rest >= 10;
-        let base = if no_location_variability { rest - 10 } else { rest };
+        let base = if no_location_variability {
+            rest - 10
+        } else {
+            rest
+        };
         let mode = match base {
             0 => VariabilityMode::SingleMessage,
             1 => VariabilityMode::Accidental,
@@ -138,7 +146,11 @@ impl Mdvar {
             3 => VariabilityMode::Broadcast,
             _ => return Err(err),
         };
-        Ok(Self { mode, no_location_variability, no_situation_variability })
+        Ok(Self {
+            mode,
+            no_location_variability,
+            no_situation_variability,
+        })
     }
 
     /// ITM's numeric `mdvar`.
@@ -309,7 +321,9 @@ impl WarningSet {
 
     /// The flags raised, in bit order.
     pub fn iter(self) -> impl Iterator<Item = ItmWarning> {
-        ItmWarning::ALL.into_iter().filter(move |w| self.contains(*w))
+        ItmWarning::ALL
+            .into_iter()
+            .filter(move |w| self.contains(*w))
     }
 }
 
@@ -323,24 +337,36 @@ pub enum ItmError {
     RxHeight { value_m: f64 },
     #[error("itm: radio climate code {code} is not 1..=7 (ITM error 1002)")]
     InvalidClimate { code: i64 },
-    #[error("itm: time percentage {value_pct} must be strictly between 0 and 100 (ITM error 1003)")]
+    #[error(
+        "itm: time percentage {value_pct} must be strictly between 0 and 100 (ITM error 1003)"
+    )]
     InvalidTime { value_pct: f64 },
-    #[error("itm: location percentage {value_pct} must be strictly between 0 and 100 (ITM error 1004)")]
+    #[error(
+        "itm: location percentage {value_pct} must be strictly between 0 and 100 (ITM error 1004)"
+    )]
     InvalidLocation { value_pct: f64 },
     #[error("itm: situation (confidence) percentage {value_pct} must be strictly between 0 and 100 (ITM error 1005)")]
     InvalidSituation { value_pct: f64 },
-    #[error("itm: surface refractivity N_0 = {value} N-units is outside 250..=400 (ITM error 1008)")]
+    #[error(
+        "itm: surface refractivity N_0 = {value} N-units is outside 250..=400 (ITM error 1008)"
+    )]
     Refractivity { value: f64 },
     #[error("itm: frequency {value_mhz} MHz is outside 20..=20000 MHz (ITM error 1009)")]
     Frequency { value_mhz: f64 },
-    #[error("itm: polarization code {code} is not 0 (horizontal) or 1 (vertical) (ITM error 1010)")]
+    #[error(
+        "itm: polarization code {code} is not 0 (horizontal) or 1 (vertical) (ITM error 1010)"
+    )]
     InvalidPolarization { code: i64 },
     #[error("itm: relative permittivity {value} must be at least 1 (ITM error 1011)")]
     Epsilon { value: f64 },
     #[error("itm: ground conductivity {value_s_per_m} S/m must be positive (ITM error 1012)")]
     Sigma { value_s_per_m: f64 },
     #[error("itm: ground impedance has an imaginary part at least as large as its real part (ITM error 1013); check permittivity {epsilon} and conductivity {sigma_s_per_m} S/m at {freq_mhz} MHz")]
-    GroundImpedance { epsilon: f64, sigma_s_per_m: f64, freq_mhz: f64 },
+    GroundImpedance {
+        epsilon: f64,
+        sigma_s_per_m: f64,
+        freq_mhz: f64,
+    },
     #[error("itm: mode of variability {code} is not 0..=3 with optional +10/+20 (ITM error 1014)")]
     InvalidMdvar { code: i64 },
     #[error("itm: effective earth radius {value_m} m is outside 4000..=13333 km (ITM error 1016)")]
@@ -423,38 +449,54 @@ pub(crate) fn validate_common(p: &ItmParams, warnings: &mut WarningSet) -> Resul
         warnings.raise(ItmWarning::TxHeight);
     }
     if !(0.5..=3000.0).contains(&p.tx_height_m) {
-        return Err(ItmError::TxHeight { value_m: p.tx_height_m });
+        return Err(ItmError::TxHeight {
+            value_m: p.tx_height_m,
+        });
     }
     if !(1.0..=1000.0).contains(&p.rx_height_m) {
         warnings.raise(ItmWarning::RxHeight);
     }
     if !(0.5..=3000.0).contains(&p.rx_height_m) {
-        return Err(ItmError::RxHeight { value_m: p.rx_height_m });
+        return Err(ItmError::RxHeight {
+            value_m: p.rx_height_m,
+        });
     }
     if !(250.0..=400.0).contains(&p.n0_n_units) {
-        return Err(ItmError::Refractivity { value: p.n0_n_units });
+        return Err(ItmError::Refractivity {
+            value: p.n0_n_units,
+        });
     }
     if !(40.0..=10_000.0).contains(&p.freq_mhz) {
         warnings.raise(ItmWarning::Frequency);
     }
     if !(20.0..=20_000.0).contains(&p.freq_mhz) {
-        return Err(ItmError::Frequency { value_mhz: p.freq_mhz });
+        return Err(ItmError::Frequency {
+            value_mhz: p.freq_mhz,
+        });
     }
     if p.epsilon < 1.0 {
         return Err(ItmError::Epsilon { value: p.epsilon });
     }
     if p.sigma_s_per_m <= 0.0 {
-        return Err(ItmError::Sigma { value_s_per_m: p.sigma_s_per_m });
+        return Err(ItmError::Sigma {
+            value_s_per_m: p.sigma_s_per_m,
+        });
     }
     let open = |v: f64| v > 0.0 && v < 100.0;
     if !open(p.quantiles.situation_pct) {
-        return Err(ItmError::InvalidSituation { value_pct: p.quantiles.situation_pct });
+        return Err(ItmError::InvalidSituation {
+            value_pct: p.quantiles.situation_pct,
+        });
     }
     if !open(p.quantiles.time_pct) {
-        return Err(ItmError::InvalidTime { value_pct: p.quantiles.time_pct });
+        return Err(ItmError::InvalidTime {
+            value_pct: p.quantiles.time_pct,
+        });
     }
     if !open(p.quantiles.location_pct) {
-        return Err(ItmError::InvalidLocation { value_pct: p.quantiles.location_pct });
+        return Err(ItmError::InvalidLocation {
+            value_pct: p.quantiles.location_pct,
+        });
     }
     Ok(())
 }

@@ -68,7 +68,11 @@ impl Setup<'_> {
             0.5 * g.d_hzn_m[0] * g.d_hzn_m[0] / g.h_e_m[0],
             0.5 * g.d_hzn_m[1] * g.d_hzn_m[1] / g.h_e_m[1],
         ];
-        let span_km = [radius_m[0] * theta / 1000.0, g.d_hzn_m[0] / 1000.0, g.d_hzn_m[1] / 1000.0];
+        let span_km = [
+            radius_m[0] * theta / 1000.0,
+            g.d_hzn_m[0] / 1000.0,
+            g.d_hzn_m[1] / 1000.0,
+        ];
         let f_cbrt = f.cbrt();
         let z_abs = self.env.z_g.norm();
         let mut x_km = [0.0; 3];
@@ -120,7 +124,10 @@ impl Setup<'_> {
         let s = Complex::new(sin_psi, 0.0);
         let z = self.env.z_g;
         // Fresnel reflection coefficient reduced by ground roughness.
-        let mut r_e = s.sub(z).div(s.add(z)).scale((-(wn * sigma_h * sin_psi).min(10.0)).exp());
+        let mut r_e = s
+            .sub(z)
+            .div(s.add(z))
+            .scale((-(wn * sigma_h * sin_psi).min(10.0)).exp());
         let mag_sq = r_e.norm_sqr();
         if mag_sq < 0.25 || mag_sq < sin_psi {
             r_e = r_e.scale((sin_psi / mag_sq).sqrt());
@@ -277,7 +284,10 @@ pub(crate) fn reference_attenuation(
     warnings: &mut WarningSet,
 ) -> Result<(f64, ItmMode), ItmError> {
     let a_e_m = 1.0 / env.gamma_e_per_m;
-    let d_hzn_smooth = [(2.0 * g.h_e_m[0] * a_e_m).sqrt(), (2.0 * g.h_e_m[1] * a_e_m).sqrt()];
+    let d_hzn_smooth = [
+        (2.0 * g.h_e_m[0] * a_e_m).sqrt(),
+        (2.0 * g.h_e_m[1] * a_e_m).sqrt(),
+    ];
     let d_sml_m = d_hzn_smooth[0] + d_hzn_smooth[1];
     let d_ml_m = g.d_hzn_m[0] + g.d_hzn_m[1];
     let theta_los = -(g.theta_hzn_rad[0] + g.theta_hzn_rad[1]).max(-d_ml_m / a_e_m);
@@ -287,10 +297,22 @@ pub(crate) fn reference_attenuation(
     let flags = [
         (g.theta_hzn_rad[0].abs() > 0.2, ItmWarning::TxHorizonAngle),
         (g.theta_hzn_rad[1].abs() > 0.2, ItmWarning::RxHorizonAngle),
-        (g.d_hzn_m[0] < 0.1 * d_hzn_smooth[0], ItmWarning::TxHorizonTooClose),
-        (g.d_hzn_m[1] < 0.1 * d_hzn_smooth[1], ItmWarning::RxHorizonTooClose),
-        (g.d_hzn_m[0] > 3.0 * d_hzn_smooth[0], ItmWarning::TxHorizonTooFar),
-        (g.d_hzn_m[1] > 3.0 * d_hzn_smooth[1], ItmWarning::RxHorizonTooFar),
+        (
+            g.d_hzn_m[0] < 0.1 * d_hzn_smooth[0],
+            ItmWarning::TxHorizonTooClose,
+        ),
+        (
+            g.d_hzn_m[1] < 0.1 * d_hzn_smooth[1],
+            ItmWarning::RxHorizonTooClose,
+        ),
+        (
+            g.d_hzn_m[0] > 3.0 * d_hzn_smooth[0],
+            ItmWarning::TxHorizonTooFar,
+        ),
+        (
+            g.d_hzn_m[1] > 3.0 * d_hzn_smooth[1],
+            ItmWarning::RxHorizonTooFar,
+        ),
     ];
     for (raised, w) in flags {
         if raised {
@@ -311,10 +333,23 @@ pub(crate) fn reference_attenuation(
     }
     if env.z_g.re <= env.z_g.im.abs() {
         // Caller fills in the ground parameters it knows.
-        return Err(ItmError::GroundImpedance { epsilon: f64::NAN, sigma_s_per_m: f64::NAN, freq_mhz: f_mhz });
+        return Err(ItmError::GroundImpedance {
+            epsilon: f64::NAN,
+            sigma_s_per_m: f64::NAN,
+            freq_mhz: f_mhz,
+        });
     }
 
-    let setup = Setup { g, env, f_mhz, h_m, usage, a_e_m, theta_los, d_sml_m };
+    let setup = Setup {
+        g,
+        env,
+        f_mhz,
+        h_m,
+        usage,
+        a_e_m,
+        theta_los,
+        d_sml_m,
+    };
     // Diffraction line through two points well beyond the horizon.
     let scale_m = (a_e_m * a_e_m / f_mhz).powf(1.0 / 3.0);
     let d3 = d_sml_m.max(d_ml_m + 5.0 * scale_m);
@@ -326,7 +361,10 @@ pub(crate) fn reference_attenuation(
 
     let d = g.d_m;
     let dist_flags = [
-        (d < (g.h_e_m[0] - g.h_e_m[1]).abs() / 0.2, ItmWarning::DistanceShortForHeights),
+        (
+            d < (g.h_e_m[0] - g.h_e_m[1]).abs() / 0.2,
+            ItmWarning::DistanceShortForHeights,
+        ),
         (d < 1e3, ItmWarning::DistanceBelow1Km),
         (d > 1000e3, ItmWarning::DistanceNearUpperLimit),
         (d > 2000e3, ItmWarning::DistanceTooLarge),

@@ -57,7 +57,12 @@ pub(crate) fn fit_line_ends(z: &[f64], dx_m: f64, start_m: f64, end_m: f64) -> (
     let (zf, zl) = (z[first as usize], z[last as usize]);
     let mut weighted_sum = 0.5 * (zf + zl);
     let mut moment = 0.5 * (zl - zf) * (0.5 * len);
-    for (k, &zk) in z.iter().enumerate().take(last as usize).skip(first as usize + 1) {
+    for (k, &zk) in z
+        .iter()
+        .enumerate()
+        .take(last as usize)
+        .skip(first as usize + 1)
+    {
         weighted_sum += zk;
         moment += zk * (k as f64 - mid);
     }
@@ -121,7 +126,10 @@ fn find_horizons(z: &[f64], dx_m: f64, a_e_m: f64, h_m: [f64; 2]) -> ([f64; 2], 
     let z_tx = z[0] + h_m[0];
     let z_rx = z[np] + h_m[1];
     let two_a = 2.0 * a_e_m;
-    let mut theta = [(z_rx - z_tx) / d_m - d_m / two_a, (z_tx - z_rx) / d_m - d_m / two_a];
+    let mut theta = [
+        (z_rx - z_tx) / d_m - d_m / two_a,
+        (z_tx - z_rx) / d_m - d_m / two_a,
+    ];
     let mut dist = [d_m, d_m];
     for (i, &zi) in z.iter().enumerate().take(np).skip(1) {
         let from_tx = i as f64 * dx_m;
@@ -195,7 +203,13 @@ pub(crate) fn profile_geometry(z: &[f64], dx_m: f64, gamma_e: f64, h_m: [f64; 2]
         let (_, fit_rx) = fit_line_ends(z, dx_m, d_m - 0.9 * d_hzn[1], end_m);
         h_e[1] = h_m[1] + (z[np] - fit_rx).max(0.0);
     }
-    PathGeometry { d_m, theta_hzn_rad: theta, d_hzn_m: d_hzn, h_e_m: h_e, delta_h_m: delta_h }
+    PathGeometry {
+        d_m,
+        theta_hzn_rad: theta,
+        d_hzn_m: d_hzn,
+        h_e_m: h_e,
+        delta_h_m: delta_h,
+    }
 }
 
 /// Area-mode geometry: effective heights, horizons and angles estimated from delta h and how
@@ -215,7 +229,11 @@ pub(crate) fn area_geometry(
         h_e[k] = match siting[k] {
             SitingCriteria::Random => h_m[k],
             s => {
-                let mut b = if s == SitingCriteria::Careful { 4.0 } else { 9.0 };
+                let mut b = if s == SitingCriteria::Careful {
+                    4.0
+                } else {
+                    9.0
+                };
                 if h_m[k] < 5.0 {
                     // Short masts gain less from careful siting.
                     b *= (0.1 * std::f64::consts::PI * h_m[k]).sin();
@@ -226,7 +244,13 @@ pub(crate) fn area_geometry(
         d_hzn[k] = rough_horizon_m(h_e[k], a_e_m, delta_h_m);
         theta[k] = rough_horizon_angle(h_e[k], d_hzn[k], a_e_m, delta_h_m);
     }
-    PathGeometry { d_m, theta_hzn_rad: theta, d_hzn_m: d_hzn, h_e_m: h_e, delta_h_m }
+    PathGeometry {
+        d_m,
+        theta_hzn_rad: theta,
+        d_hzn_m: d_hzn,
+        h_e_m: h_e,
+        delta_h_m,
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,242 @@
+//! Hand-built coverage scenario over a synthetic DEM with a ridge, written as a GeoTIFF with GDAL
+//! and read back: asserts exactly which settlements and which road metres are covered.
+//!
+//! Geometry (on the equator near 10° E, where 0.001° ≈ 111 m):
+//! - plain at 100 m; a ridge at 500 m over longitudes [10.102, 10.111) for every latitude;
+//! - S1 (10.02, 0.00): omni 4G, 1800 MHz, EIRP 10 dBm, 30 m mast → free-space reach for −110 dBm
+//!   is 13.2 km;
+//! - S2 (10.03, 0.03): 3G sector, 2100 MHz, EIRP 10 dBm, azimuth 0° (north), 65° beam → reach for
+//!   −105 dBm on boresight is 6.4 km; behind the sector the pattern takes 25 dB off;
+//! - road E99 along latitude −0.01 from 10.01 to 10.19 (≈ 20.04 km, 81 pieces of ≈ 247 m).
+
+use std::path::Path;
+
+use gdal::raster::Buffer;
+use geo_types::{coord, LineString, MultiPolygon, Polygon};
+use geodata::{Cell, Dataset, Dem, Region, Road, RoadClass, Settlement, Site, Technology};
+use planner::analyze::{self, RunOptions};
+use planner::config::PlannerConfig;
+
+const WEST: f64 = 10.0;
+const NORTH: f64 = 0.1;
+const STEP_DEG: f64 = 0.001;
+const COLS: usize = 200;
+const ROWS: usize = 200;
+
+/// Writes the ridge DEM as a GeoTIFF with GDAL.
+fn write_ridge_tiff(path: &Path) {
+    let driver = gdal::DriverManager::get_driver_by_name("GTiff").unwrap();
+    let mut ds = driver.create_with_band_type::<f32, _>(path, COLS, ROWS, 1).unwrap();
+    ds.set_geo_transform(&[WEST, STEP_DEG, 0.0, NORTH, 0.0, -STEP_DEG]).unwrap();
+    ds.set_spatial_ref(&gdal::spatial_ref::SpatialRef::from_epsg(4326).unwrap()).unwrap();
+    let data: Vec<f32> = (0..ROWS).flat_map(|_| (0..COLS).map(|c| if (102..111).contains(&c) { 500.0 } else { 100.0 })).collect();
+    ds.rasterband(1).unwrap().write((0, 0), (COLS, ROWS), &mut Buffer::new((COLS, ROWS), data)).unwrap();
+}
+
+/// Reads a single-band GeoTIFF into a geodata DEM through GDAL.
+fn read_dem(path: &Path) -> Dem {
+    let ds = gdal::Dataset::open(path).unwrap();
+    let gt = ds.geo_transform().unwrap();
+    let (cols, rows) = ds.raster_size();
+    let band = ds.rasterband(1).unwrap();
+    let buf = band.read_as::<f32>((0, 0), (cols, rows), (cols, rows), None).unwrap();
+    Dem {
+        west_deg: gt[0],
+        north_deg: gt[3],
+        dlon_deg: gt[1],
+        dlat_deg: -gt[5],
+        cols,
+        rows,
+        data_m: buf.data().to_vec(),
+        source: path.display().to_string(),
+    }
+}
+
+fn settlement(id: &str, lon: f64, lat: f64, population: u64) -> Settlement {
+    Settlement { id: id.into(), name: id.into(), lon, lat, population, households: None, region: None }
+}
+
+fn rect(w: f64, s: f64, e: f64, n: f64) -> MultiPolygon<f64> {
+    MultiPolygon(vec![Polygon::new(
+        LineString(vec![coord! {x: w, y: s}, coord! {x: e, y: s}, coord! {x: e, y: n}, coord! {x: w, y: n}, coord! {x: w, y: s}]),
+        vec![],
+    )])
+}
+
+fn scenario(dem: Option<Dem>) -> Dataset {
+    let cell = |technology, band_mhz, azimuth_deg: Option<f64>| Cell {
+        technology,
+        band_mhz,
+        eirp_dbm: 10.0,
+        azimuth_deg,
+        beamwidth_deg: azimuth_deg.map(|_| 65.0),
+        tilt_deg: None,
+    };
+    Dataset {
+        name: "ridge scenario".into(),
+        regions: vec![
+            Region { code: "XX-W".into(), name_en: "West".into(), name_local: None, name_ru: None, geometry: rect(9.9, -0.2, 10.095, 0.2) },
+            Region { code: "XX-E".into(), name_en: "East".into(), name_local: None, name_ru: None, geometry: rect(10.095, -0.2, 10.3, 0.2) },
+        ],
+        settlements: vec![
+            settlement("A_open", 10.05, 0.0, 1000),
+            settlement("B_shadow", 10.125, 0.0, 2000),
+            settlement("C_boresight", 10.03, 0.06, 3000),
+            settlement("D_behind_sector", 10.03, 0.005, 4000),
+            settlement("E_far", 10.19, 0.03, 5000),
+        ],
+        roads: vec![Road {
+            id: "r1".into(),
+            geometry: LineString(vec![coord! {x: 10.01, y: -0.01}, coord! {x: 10.19, y: -0.01}]),
+            class: RoadClass::Trunk,
+            refs: vec!["E99".into()],
+            international: true,
+            name: None,
+        }],
+        sites: vec![
+            Site { id: "S1".into(), lon: 10.02, lat: 0.0, height_m: 30.0, operator: None, cells: vec![cell(Technology::G4, 1800.0, None)] },
+            Site {
+                id: "S2".into(),
+                lon: 10.03,
+                lat: 0.03,
+                height_m: 30.0,
+                operator: None,
+                cells: vec![cell(Technology::G3, 2100.0, Some(0.0))],
+            },
+        ],
+        dem,
+        ..Dataset::default()
+    }
+}
+
+fn config(model: &str) -> PlannerConfig {
+    let text = format!("[model]\nmodel = \"{model}\"\n[analysis]\nroad_step_m = 250.0\nprofile_step_m = 25.0\n");
+    PlannerConfig::parse(&text, Path::new("scenario.toml")).unwrap()
+}
+
+fn covered_settlements(a: &analyze::Analysis, tech: Technology) -> Vec<usize> {
+    (0..a.targets.settlements).filter(|&i| a.coverage.covered(i, tech)).collect()
+}
+
+fn dem_scenario() -> Dataset {
+    let dir = tempfile::tempdir().unwrap();
+    let tif = dir.path().join("ridge.tif");
+    write_ridge_tiff(&tif);
+    scenario(Some(read_dem(&tif)))
+}
+
+#[test]
+fn ridge_sector_and_range_decide_coverage() {
+    let ds = dem_scenario();
+    let a = analyze::run(&ds, &config("terrain"), &RunOptions::default()).unwrap();
+    assert_eq!(a.coverage.stats.targets_outside_dem, 0);
+    assert_eq!(a.coverage.stats.links_outside_dem, 0);
+
+    // 4G: A (open), C and D are reached by S1; B is behind the ridge; E is beyond S1's reach.
+    assert_eq!(covered_settlements(&a, Technology::G4), vec![0, 2, 3]);
+    // 3G: only C, on the sector's boresight; D is as close to S2 but behind the sector.
+    assert_eq!(covered_settlements(&a, Technology::G3), vec![2]);
+    assert_eq!(covered_settlements(&a, Technology::G2), Vec::<usize>::new());
+    // E is out of range of every site: no server at all.
+    assert_eq!(a.coverage.per_target[4].best, [None; 4]);
+    // B has S1 as a (weak) 4G server: it is in range, the ridge takes it below −110 dBm.
+    let b = a.coverage.per_target[1].best[2].unwrap();
+    assert_eq!(b.site, 0);
+    assert!(b.rx_dbm < -110.0, "{}", b.rx_dbm);
+
+    // Road: 81 pieces; pieces 0..=44 (midpoints up to the ridge's far edge) see S1, 45..=80 are
+    // shadowed by the ridge or beyond reach.
+    let range = a.targets.road_ranges[0].clone();
+    assert_eq!(range.len(), 81);
+    let covered: Vec<usize> = range.clone().filter(|&i| a.coverage.covered(i, Technology::G4)).map(|i| i - range.start).collect();
+    assert_eq!(covered, (0..=44).collect::<Vec<_>>());
+    assert!(range.clone().all(|i| !a.coverage.covered(i, Technology::G3)), "sector points away from the road");
+
+    let length_m = planner::geo::geodesic_distance_m((10.01, -0.01), (10.19, -0.01));
+    let piece_m = length_m / 81.0;
+    let mi = &a.gaps.services.iter().find(|(s, _)| s.key() == "mobile_internet").unwrap().1;
+    let km = |pieces: f64| planner::gaps::round(pieces * piece_m / 1000.0, 3);
+    assert_eq!(mi.international_road_km, km(81.0));
+    assert_eq!(mi.international_road_km_covered, km(45.0));
+    assert_eq!(mi.settlements_covered, 3);
+    assert_eq!(mi.population_covered, 1000 + 3000 + 4000);
+    assert_eq!(mi.population_uncovered, 2000 + 5000);
+    assert_eq!(a.gaps.headline.percent_without_mobile_internet, planner::gaps::round(100.0 * 36.0 / 81.0, 2));
+
+    // Per region: the West region (lon < 10.095) holds pieces 0..=37, all covered; the East
+    // region pieces 38..=80 of which 38..=44 are covered.
+    let row = |code: &str| a.gaps.by_region.iter().find(|r| r.region == code && r.service == "4g").unwrap().clone();
+    assert_eq!(row("XX-W").road_km_covered, km(38.0));
+    assert_eq!(row("XX-W").road_km_uncovered, 0.0);
+    assert_eq!(row("XX-E").road_km_covered, km(7.0));
+    assert_eq!(row("XX-E").road_km, km(43.0));
+    assert_eq!((row("XX-W").settlements_total, row("XX-W").settlements_covered), (3, 3));
+    assert_eq!((row("XX-E").settlements_total, row("XX-E").settlements_covered), (2, 0));
+
+    // One uncovered mobile-Internet stretch: from piece 45 to the road's end.
+    let gaps: Vec<_> = a.gaps.stretches.iter().filter(|s| s.service == "mobile_internet" && !s.covered).collect();
+    assert_eq!(gaps.len(), 1);
+    assert!((gaps[0].start_m - 45.0 * piece_m).abs() < 0.01);
+    assert!((gaps[0].length_m - 36.0 * piece_m).abs() < 0.01);
+    assert!((gaps[0].coords.last().unwrap().0 - 10.19).abs() < 1e-9);
+}
+
+#[test]
+fn without_the_ridge_model_the_shadowed_settlement_is_covered() {
+    // Same data, free-space model (no terrain): B is within S1's reach and is covered, so the
+    // ridge alone makes the difference in the terrain run.
+    let ds = dem_scenario();
+    let a = analyze::run(&ds, &config("free_space"), &RunOptions::default()).unwrap();
+    assert_eq!(covered_settlements(&a, Technology::G4), vec![0, 1, 2, 3]);
+    assert_eq!(covered_settlements(&a, Technology::G3), vec![2]);
+}
+
+#[test]
+fn terrain_model_without_dem_is_a_clear_error() {
+    let ds = scenario(None);
+    let e = analyze::run(&ds, &config("terrain"), &RunOptions::default()).unwrap_err();
+    assert!(format!("{e:#}").contains("needs terrain but no DEM is loaded"), "{e:#}");
+}
+
+#[test]
+fn targets_outside_the_dem_are_an_error_or_counted() {
+    let mut ds = dem_scenario();
+    ds.settlements.push(settlement("F_outside", 10.5, 0.0, 10));
+    let e = analyze::run(&ds, &config("terrain"), &RunOptions::default()).unwrap_err();
+    let msg = format!("{e:#}");
+    assert!(msg.contains("1 targets lie outside the DEM") && msg.contains("settlement #5"), "{msg}");
+
+    let text = "[model]\nmodel = \"terrain\"\n[analysis]\noutside_dem = \"skip\"\nprofile_step_m = 25.0\n";
+    let cfg = PlannerConfig::parse(text, Path::new("skip.toml")).unwrap();
+    let a = analyze::run(&ds, &cfg, &RunOptions::default()).unwrap();
+    assert_eq!(a.coverage.stats.targets_outside_dem, 1);
+    assert!(a.coverage.per_target[5].outside_dem);
+    assert_eq!(covered_settlements(&a, Technology::G4), vec![0, 2, 3]);
+}
+
+#[test]
+fn results_do_not_depend_on_the_thread_count() {
+    let ds = dem_scenario();
+    let run = |threads| {
+        let opts = RunOptions { threads: Some(threads), grid_m: Some(500.0), ..RunOptions::default() };
+        // The grid over the regions' extent reaches past the DEM: count those cells.
+        let text = "[model]\nmodel = \"terrain\"\n[analysis]\noutside_dem = \"skip\"\nprofile_step_m = 25.0\n";
+        let cfg = PlannerConfig::parse(text, Path::new("threads.toml")).unwrap();
+        let a = analyze::run(&ds, &cfg, &opts).unwrap();
+        assert!(a.coverage.stats.targets_outside_dem > 0);
+        serde_json::to_string(&(analyze::report_json(&a.dataset, Some(&a)), &a.coverage.per_target)).unwrap()
+    };
+    assert_eq!(run(1), run(2));
+}
+
+#[test]
+fn debug_print_scenario() {
+    let m = planner::analyze::model_from_config(None, Some("terrain")).unwrap();
+    for d in [2000.0, 3000.0, 4000.0, 5000.0, 6000.0, 7000.0, 9000.0] {
+        for n in [50usize, 100, 272, 1000] {
+            let prof = vec![100.0; n];
+            let l = m.path_loss(&planner::propagation::Link { freq_mhz: 1800.0, distance_m: d, tx_height_m: 30.0, rx_height_m: 1.5, profile_m: Some(&prof) }).unwrap();
+            eprintln!("d={d} n={n} extra={:.2}", l.loss_db - planner::propagation::free_space::fspl_db(1800.0, d));
+        }
+    }
+}

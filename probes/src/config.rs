@@ -1,0 +1,632 @@
+//! Agent configuration: strict TOML parsing, defaults, and whole-file validation that reports
+//! every problem at once, each naming the field and what to do.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::Url;
+use serde::Deserialize;
+
+use crate::duration::{format_duration, parse_duration};
+use crate::endpoint::{read_server_list, Endpoints, ServerKind};
+use crate::net::{client_tls_config, ClientTls, Resolver};
+use crate::probers::{ProbeSettings, TestKind};
+
+/// A configuration that failed to load; lists every problem found.
+#[derive(Debug, thiserror::Error)]
+pub struct ConfigError {
+    /// File the problems are in.
+    pub path: PathBuf,
+    /// One line per problem.
+    pub problems: Vec<String>,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "invalid config {}:", self.path.display())?;
+        for p in &self.problems {
+            write!(f, "\n  - {p}")?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    agent: RawAgent,
+    #[serde(default)]
+    web: RawWeb,
+    #[serde(default)]
+    tests: RawTests,
+    #[serde(default)]
+    targets: Vec<RawTarget>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAgent {
+    region: String,
+    site: String,
+    latitude: f64,
+    longitude: f64,
+    #[serde(default)]
+    isp: String,
+    #[serde(default = "default_listen")]
+    listen: String,
+    daily_budget_bytes: u64,
+    #[serde(default)]
+    nameserver: Option<String>,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:9469".into()
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWeb {
+    tls_cert_file: Option<PathBuf>,
+    tls_key_file: Option<PathBuf>,
+    #[serde(default)]
+    basic_auth_users: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTests {
+    #[serde(default)]
+    download: RawTest,
+    #[serde(default)]
+    upload: RawTest,
+    #[serde(default)]
+    latency: RawTest,
+    #[serde(default)]
+    loss: RawTest,
+    #[serde(default)]
+    dns: RawTest,
+    #[serde(default)]
+    http: RawTest,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTest {
+    interval: Option<String>,
+    jitter: Option<String>,
+    timeout: Option<String>,
+    duration: Option<String>,
+    grace: Option<String>,
+    stall_timeout: Option<String>,
+    streams: Option<usize>,
+    max_bytes: Option<u64>,
+    stop_when_stable: Option<bool>,
+    loaded_latency: Option<bool>,
+    samples: Option<usize>,
+    packets: Option<usize>,
+    packet_interval: Option<String>,
+    http_bytes: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTarget {
+    name: String,
+    #[serde(default = "default_kind")]
+    kind: ServerKind,
+    url: Option<String>,
+    server_list: Option<PathBuf>,
+    server: Option<String>,
+    tests: Vec<TestKind>,
+    ca_file: Option<PathBuf>,
+    udp_port: Option<u16>,
+}
+
+fn default_kind() -> ServerKind {
+    ServerKind::Probe
+}
+
+/// Agent identity and process settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgentSection {
+    /// Region name (label on `probe_agent_info`).
+    pub region: String,
+    /// Site name.
+    pub site: String,
+    /// Latitude, WGS84 degrees.
+    pub latitude: f64,
+    /// Longitude, WGS84 degrees.
+    pub longitude: f64,
+    /// Internet service provider.
+    pub isp: String,
+    /// Address `/metrics` listens on.
+    pub listen: SocketAddr,
+    /// Bytes all tests together may move per UTC day.
+    pub daily_budget_bytes: u64,
+    /// Resolver used by every prober.
+    pub resolver: Resolver,
+}
+
+/// Exporter web settings.
+#[derive(Debug, Clone, Default)]
+pub struct WebSection {
+    /// TLS certificate chain and key for `/metrics`.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// Basic auth users and their bcrypt hashes.
+    pub basic_auth_users: BTreeMap<String, String>,
+}
+
+/// Schedule and knobs of one test.
+#[derive(Debug, Clone)]
+pub struct TestConfig {
+    /// Mean time between runs.
+    pub interval: Duration,
+    /// Each gap is `interval ± jitter` (uniform), the first run waits `0..jitter`.
+    pub jitter: Duration,
+    /// Run budget; the runner cancels at this point.
+    pub timeout: Duration,
+    /// Bytes one run may move.
+    pub max_bytes: u64,
+    /// Prober knobs.
+    pub settings: ProbeSettings,
+}
+
+/// One measured server.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Label value.
+    pub name: String,
+    /// URLs.
+    pub endpoints: Endpoints,
+    /// TLS roots.
+    pub tls: ClientTls,
+    /// Tests run against it.
+    pub tests: Vec<TestKind>,
+    /// UDP echo port override.
+    pub udp_port: Option<u16>,
+}
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// File it came from.
+    pub path: PathBuf,
+    /// Agent identity.
+    pub agent: AgentSection,
+    /// Exporter web settings.
+    pub web: WebSection,
+    /// Test schedules.
+    pub tests: BTreeMap<TestKind, TestConfig>,
+    /// Targets.
+    pub targets: Vec<Target>,
+}
+
+struct Defaults {
+    interval: &'static str,
+    jitter: &'static str,
+    timeout: &'static str,
+    max_bytes: u64,
+    streams: usize,
+    allowed: &'static [&'static str],
+}
+
+const COMMON: [&str; 4] = ["interval", "jitter", "timeout", "max_bytes"];
+
+fn defaults(t: TestKind) -> Defaults {
+    match t {
+        TestKind::Download => Defaults {
+            interval: "1h",
+            jitter: "5m",
+            timeout: "30s",
+            max_bytes: 500_000_000,
+            streams: 4,
+            allowed: &["duration", "grace", "stall_timeout", "streams", "stop_when_stable", "loaded_latency"],
+        },
+        TestKind::Upload => Defaults {
+            interval: "1h",
+            jitter: "5m",
+            timeout: "30s",
+            max_bytes: 250_000_000,
+            streams: 3,
+            allowed: &["duration", "grace", "stall_timeout", "streams", "stop_when_stable"],
+        },
+        TestKind::Latency => Defaults {
+            interval: "1m",
+            jitter: "10s",
+            timeout: "10s",
+            max_bytes: 1_000_000,
+            streams: 1,
+            allowed: &["samples"],
+        },
+        TestKind::Loss => Defaults {
+            interval: "5m",
+            jitter: "30s",
+            timeout: "15s",
+            max_bytes: 1_000_000,
+            streams: 1,
+            allowed: &["packets", "packet_interval"],
+        },
+        TestKind::Dns => Defaults {
+            interval: "1m",
+            jitter: "10s",
+            timeout: "5s",
+            max_bytes: 100_000,
+            streams: 1,
+            allowed: &[],
+        },
+        TestKind::Http => Defaults {
+            interval: "5m",
+            jitter: "30s",
+            timeout: "10s",
+            max_bytes: 2_000_000,
+            streams: 1,
+            allowed: &["http_bytes"],
+        },
+    }
+}
+
+fn set_keys(r: &RawTest) -> Vec<&'static str> {
+    let mut v = Vec::new();
+    macro_rules! k {
+        ($($f:ident),*) => { $( if r.$f.is_some() { v.push(stringify!($f)); } )* };
+    }
+    k!(interval, jitter, timeout, duration, grace, stall_timeout, streams, max_bytes, stop_when_stable, loaded_latency, samples, packets, packet_interval, http_bytes);
+    v
+}
+
+/// Which tests a server kind supports.
+pub fn supports(kind: ServerKind, test: TestKind) -> bool {
+    match kind {
+        ServerKind::Probe => true,
+        ServerKind::Librespeed => test != TestKind::Loss,
+        ServerKind::Url => matches!(test, TestKind::Download | TestKind::Latency | TestKind::Dns | TestKind::Http),
+    }
+}
+
+fn valid_label(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+fn relative_to(base: &Path, p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.parent().unwrap_or(Path::new(".")).join(p)
+    }
+}
+
+/// Read and validate a configuration file.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        path: path.into(),
+        problems: vec![format!("cannot read the file: {e}")],
+    })?;
+    parse(&text, path)
+}
+
+/// Parse and validate configuration text; `path` is used in messages and to resolve relative
+/// file names.
+pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+    let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError {
+        path: path.into(),
+        problems: vec![e.to_string().trim_end().to_string()],
+    })?;
+    let mut p: Vec<String> = Vec::new();
+
+    let a = &raw.agent;
+    if a.region.trim().is_empty() {
+        p.push("agent.region is empty: name the region this agent measures (it labels probe_agent_info)".into());
+    }
+    if a.site.trim().is_empty() {
+        p.push("agent.site is empty: name the site or host this agent runs on".into());
+    }
+    if !(-90.0..=90.0).contains(&a.latitude) {
+        p.push(format!("agent.latitude = {} is outside -90..90: give WGS84 decimal degrees", a.latitude));
+    }
+    if !(-180.0..=180.0).contains(&a.longitude) {
+        p.push(format!("agent.longitude = {} is outside -180..180: give WGS84 decimal degrees", a.longitude));
+    }
+    let listen = match a.listen.parse::<SocketAddr>() {
+        Ok(l) => Some(l),
+        Err(_) => {
+            p.push(format!("agent.listen = \"{}\" is not an address: write IP:PORT, e.g. \"127.0.0.1:9469\"", a.listen));
+            None
+        }
+    };
+    if a.daily_budget_bytes == 0 {
+        p.push("agent.daily_budget_bytes is 0: allow the bytes all tests may move per day, e.g. 2000000000".into());
+    }
+    let resolver = match &a.nameserver {
+        None => Some(Resolver::System),
+        Some(ns) => match ns.parse::<SocketAddr>() {
+            Ok(s) => Some(Resolver::Server(s)),
+            Err(_) => {
+                p.push(format!("agent.nameserver = \"{ns}\" is not an address: write IP:PORT, e.g. \"9.9.9.9:53\", or remove it to use the system resolver"));
+                None
+            }
+        },
+    };
+
+    // Web.
+    let web_tls = match (&raw.web.tls_cert_file, &raw.web.tls_key_file) {
+        (Some(c), Some(k)) => {
+            let (c, k) = (relative_to(path, c), relative_to(path, k));
+            if let Err(e) = crate::net::server_tls_config(&c, &k) {
+                p.push(format!("web.tls_cert_file/tls_key_file: {e}"));
+            }
+            Some((c, k))
+        }
+        (None, None) => None,
+        _ => {
+            p.push("web.tls_cert_file and web.tls_key_file must be set together".into());
+            None
+        }
+    };
+    for (user, hash) in &raw.web.basic_auth_users {
+        if !crate::agent::is_bcrypt_hash(hash) {
+            p.push(format!("web.basic_auth_users.{user} is not a bcrypt hash (\"$2b$...\"): store the output of `htpasswd -nbBC 10 USER PASSWORD`, never the password"));
+        }
+    }
+
+    // Tests.
+    let mut tests = BTreeMap::new();
+    let raw_tests = [
+        (TestKind::Download, &raw.tests.download),
+        (TestKind::Upload, &raw.tests.upload),
+        (TestKind::Latency, &raw.tests.latency),
+        (TestKind::Loss, &raw.tests.loss),
+        (TestKind::Dns, &raw.tests.dns),
+        (TestKind::Http, &raw.tests.http),
+    ];
+    for (kind, rt) in raw_tests {
+        let d = defaults(kind);
+        let sec = format!("tests.{kind}");
+        for key in set_keys(rt) {
+            if !COMMON.contains(&key) && !d.allowed.contains(&key) {
+                let mut ok: Vec<&str> = COMMON.to_vec();
+                ok.extend_from_slice(d.allowed);
+                p.push(format!("{sec}.{key} does not apply to the {kind} test: its keys are {}", ok.join(", ")));
+            }
+        }
+        let mut dur = |key: &str, v: &Option<String>, default: &str| -> Duration {
+            let text = v.as_deref().unwrap_or(default);
+            match parse_duration(text) {
+                Ok(d) => d,
+                Err(e) => {
+                    p.push(format!("{sec}.{key}: {e}"));
+                    parse_duration(default).expect("valid default")
+                }
+            }
+        };
+        let interval = dur("interval", &rt.interval, d.interval);
+        let jitter = dur("jitter", &rt.jitter, d.jitter);
+        let timeout = dur("timeout", &rt.timeout, d.timeout);
+        let base = ProbeSettings::default();
+        let duration = dur("duration", &rt.duration, &format_duration(base.duration));
+        let grace = dur("grace", &rt.grace, &format_duration(base.grace));
+        let stall = dur("stall_timeout", &rt.stall_timeout, &format_duration(base.stall_timeout));
+        let packet_interval = dur("packet_interval", &rt.packet_interval, &format_duration(base.packet_interval));
+        if interval < Duration::from_secs(1) {
+            p.push(format!("{sec}.interval = {} is shorter than 1s", format_duration(interval)));
+        }
+        if timeout >= interval {
+            p.push(format!(
+                "{sec}.timeout ({}) must be shorter than {sec}.interval ({}) so runs never overlap",
+                format_duration(timeout),
+                format_duration(interval)
+            ));
+        }
+        if jitter >= interval {
+            p.push(format!(
+                "{sec}.jitter ({}) must be shorter than {sec}.interval ({})",
+                format_duration(jitter),
+                format_duration(interval)
+            ));
+        }
+        let streams = rt.streams.unwrap_or(d.streams);
+        let max_bytes = rt.max_bytes.unwrap_or(d.max_bytes);
+        if kind.is_heavy() {
+            if grace >= duration {
+                p.push(format!(
+                    "{sec}.grace ({}) must be shorter than {sec}.duration ({}): the figure is measured after the ramp-up",
+                    format_duration(grace),
+                    format_duration(duration)
+                ));
+            }
+            if timeout <= duration + Duration::from_secs(2) {
+                p.push(format!(
+                    "{sec}.timeout ({}) must exceed {sec}.duration ({}) by more than 2s to leave time for connection setup",
+                    format_duration(timeout),
+                    format_duration(duration)
+                ));
+            }
+            if !(1..=32).contains(&streams) {
+                p.push(format!("{sec}.streams = {streams} is outside 1..32"));
+            }
+        }
+        if max_bytes == 0 {
+            p.push(format!("{sec}.max_bytes is 0: allow at least some bytes per run"));
+        } else if max_bytes > a.daily_budget_bytes && a.daily_budget_bytes > 0 {
+            p.push(format!(
+                "{sec}.max_bytes ({max_bytes}) exceeds agent.daily_budget_bytes ({}): one run could never fit the budget",
+                a.daily_budget_bytes
+            ));
+        }
+        let samples = rt.samples.unwrap_or(base.samples);
+        if !(2..=1000).contains(&samples) {
+            p.push(format!("{sec}.samples = {samples} is outside 2..1000"));
+        }
+        let packets = rt.packets.unwrap_or(base.packets);
+        if !(1..=10_000).contains(&packets) {
+            p.push(format!("{sec}.packets = {packets} is outside 1..10000"));
+        }
+        let settings = ProbeSettings {
+            streams,
+            duration,
+            grace,
+            stop_when_stable: rt.stop_when_stable.unwrap_or(false),
+            stall_timeout: stall,
+            loaded_latency: rt.loaded_latency.unwrap_or(true),
+            samples,
+            packets,
+            packet_interval,
+            loss_wait: base.loss_wait,
+            udp_port: None,
+            http_bytes: rt.http_bytes.unwrap_or(base.http_bytes),
+            connect_timeout: base.connect_timeout.min(timeout),
+        };
+        tests.insert(
+            kind,
+            TestConfig {
+                interval,
+                jitter,
+                timeout,
+                max_bytes,
+                settings,
+            },
+        );
+    }
+
+    // Targets.
+    if raw.targets.is_empty() {
+        p.push("no [[targets]]: add at least one server to measure, e.g. [[targets]] name = \"home\" url = \"http://speed.example:8080/\" tests = [\"download\"]".into());
+    }
+    let mut names = HashSet::new();
+    let mut targets = Vec::new();
+    for (i, t) in raw.targets.iter().enumerate() {
+        let at = format!("targets[{i}]");
+        if !valid_label(&t.name) {
+            p.push(format!("{at}.name = \"{}\" must be 1-64 characters of A-Z a-z 0-9 - _ . (it becomes a label value)", t.name));
+        } else if !names.insert(t.name.clone()) {
+            p.push(format!("{at}.name = \"{}\" is used by an earlier target: names must be unique", t.name));
+        }
+        let at = format!("targets[{i}] ({})", t.name);
+        if t.tests.is_empty() {
+            p.push(format!("{at}: tests is empty: list what to measure, e.g. [\"download\", \"upload\", \"latency\"]"));
+        }
+        let mut seen = BTreeSet::new();
+        for test in &t.tests {
+            if !seen.insert(*test) {
+                p.push(format!("{at}: test \"{test}\" is listed twice"));
+            }
+            if !supports(t.kind, *test) {
+                p.push(format!("{at}: the {test} test is not supported by kind = \"{}\" targets", serde_json::to_value(t.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()));
+            }
+        }
+        let endpoints = match (t.kind, &t.url, &t.server_list) {
+            (ServerKind::Librespeed, None, Some(list)) => {
+                let list_path = relative_to(path, list);
+                match read_server_list(&list_path) {
+                    Err(e) => {
+                        p.push(format!("{at}.server_list: {e}"));
+                        None
+                    }
+                    Ok(servers) => {
+                        let want = t.server.as_deref().unwrap_or("");
+                        let found = servers.iter().find(|s| {
+                            s.name == want || s.id.to_string().trim_matches('"') == want
+                        });
+                        match found {
+                            None => {
+                                p.push(format!(
+                                    "{at}.server = \"{want}\" is not in {}: use one of the names or ids listed there",
+                                    list_path.display()
+                                ));
+                                None
+                            }
+                            Some(s) => match Endpoints::from_librespeed(s) {
+                                Ok(e) => Some(e),
+                                Err(e) => {
+                                    p.push(format!("{at}.server_list: {e}"));
+                                    None
+                                }
+                            },
+                        }
+                    }
+                }
+            }
+            (_, Some(u), None) => match Url::parse(u) {
+                Ok(url) if (url.scheme() == "http" || url.scheme() == "https") && url.host_str().is_some() => {
+                    Some(Endpoints::new(t.kind, url))
+                }
+                Ok(_) => {
+                    p.push(format!("{at}.url = \"{u}\" must be an http:// or https:// URL with a host"));
+                    None
+                }
+                Err(e) => {
+                    p.push(format!("{at}.url = \"{u}\" is not a URL: {e}"));
+                    None
+                }
+            },
+            (ServerKind::Librespeed, Some(_), Some(_)) => {
+                p.push(format!("{at}: set either url or server_list, not both"));
+                None
+            }
+            (ServerKind::Librespeed, None, None) => {
+                p.push(format!("{at}: a librespeed target needs url (the backend's base URL) or server_list and server"));
+                None
+            }
+            (_, _, Some(_)) => {
+                p.push(format!("{at}.server_list only applies to kind = \"librespeed\""));
+                None
+            }
+            (_, None, None) => {
+                p.push(format!("{at}.url is missing: give the server's URL, e.g. \"http://speed.example:8080/\""));
+                None
+            }
+        };
+        if let Some(e) = &endpoints {
+            if t.tests.contains(&TestKind::Dns) && e.host().trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok() {
+                p.push(format!("{at}: the dns test needs a host name in the URL, not the IP address {}", e.host()));
+            }
+        }
+        let ca = t.ca_file.as_ref().map(|c| relative_to(path, c));
+        let tls = match client_tls_config(ca.as_deref()) {
+            Ok(c) => Some(Arc::new(c)),
+            Err(e) => {
+                p.push(format!("{at}.ca_file: {e}"));
+                None
+            }
+        };
+        if let (Some(endpoints), Some(tls)) = (endpoints, tls) {
+            targets.push(Target {
+                name: t.name.clone(),
+                endpoints,
+                tls,
+                tests: t.tests.clone(),
+                udp_port: t.udp_port,
+            });
+        }
+    }
+
+    if !p.is_empty() {
+        return Err(ConfigError {
+            path: path.into(),
+            problems: p,
+        });
+    }
+    Ok(Config {
+        path: path.into(),
+        agent: AgentSection {
+            region: a.region.clone(),
+            site: a.site.clone(),
+            latitude: a.latitude,
+            longitude: a.longitude,
+            isp: a.isp.clone(),
+            listen: listen.expect("checked"),
+            daily_budget_bytes: a.daily_budget_bytes,
+            resolver: resolver.expect("checked"),
+        },
+        web: WebSection {
+            tls: web_tls,
+            basic_auth_users: raw.web.basic_auth_users.clone(),
+        },
+        tests,
+        targets,
+    })
+}

@@ -1,0 +1,232 @@
+//! HTTP download: parallel streams, ramp-up excluded, fixed duration or stop-when-stable, byte
+//! cap, stall detection, and loaded latency measured on a separate connection meanwhile.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::header::RANGE;
+use tokio::task::JoinSet;
+
+use super::{is_stable, median, rate_after_grace, ProbeContext, ProbeFuture, ProbeOutput, Prober, TestKind};
+use crate::endpoint::ServerKind;
+use crate::net::{check_status, read_bounded};
+use crate::reason::{FailureReason, ProbeError};
+
+/// Largest single download request; streams issue new requests until the test ends.
+const REQUEST_BYTES: u64 = 256 << 20;
+const TICK: Duration = Duration::from_millis(100);
+const LOADED_PING_EVERY: Duration = Duration::from_millis(200);
+
+/// The download prober.
+#[derive(Debug)]
+pub struct DownloadProber;
+
+impl Prober for DownloadProber {
+    fn test(&self) -> TestKind {
+        TestKind::Download
+    }
+
+    fn probe<'a>(&'a self, ctx: &'a ProbeContext) -> ProbeFuture<'a> {
+        Box::pin(run(ctx))
+    }
+}
+
+/// Shared state of the streams of one run.
+struct Shared {
+    received: AtomicU64,
+    reserved: AtomicU64,
+    stop: AtomicBool,
+    cap: u64,
+}
+
+impl Shared {
+    /// Reserve up to `want` bytes of the cap for one request; 0 when the cap is used up.
+    fn reserve(&self, want: u64) -> u64 {
+        let mut cur = self.reserved.load(Ordering::Relaxed);
+        loop {
+            let n = want.min(self.cap.saturating_sub(cur));
+            if n == 0 {
+                return 0;
+            }
+            match self.reserved.compare_exchange(cur, cur + n, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => return n,
+                Err(v) => cur = v,
+            }
+        }
+    }
+}
+
+async fn stream(
+    client: reqwest::Client,
+    ctx: ProbeContext,
+    shared: Arc<Shared>,
+) -> Result<(), ProbeError> {
+    while !shared.stop.load(Ordering::Relaxed) {
+        let n = shared.reserve(REQUEST_BYTES);
+        if n == 0 {
+            return Ok(());
+        }
+        let url = ctx.endpoints.download_url(n);
+        let mut req = client.get(url);
+        if ctx.endpoints.kind == ServerKind::Url {
+            // Ask plain file servers for only what the cap allows; ones that ignore Range are
+            // cut off by the byte counter below.
+            req = req.header(RANGE, format!("bytes=0-{}", n - 1));
+        }
+        let mut resp = req
+            .send()
+            .await
+            .map_err(|e| ProbeError::from_error("download request", &e))?;
+        check_status(&resp)?;
+        let mut got = 0u64;
+        loop {
+            match resp.chunk().await {
+                Ok(Some(c)) => {
+                    let len = c.len() as u64;
+                    got += len;
+                    shared.received.fetch_add(len, Ordering::Relaxed);
+                    ctx.add_bytes(len);
+                    if shared.stop.load(Ordering::Relaxed)
+                        || shared.received.load(Ordering::Relaxed) >= shared.cap
+                    {
+                        return Ok(());
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => return Err(ProbeError::from_error("download body", &e)),
+            }
+        }
+        if got == 0 {
+            return Err(ProbeError::new(
+                FailureReason::Protocol,
+                "download response had an empty body",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Ping on a fresh connection while the link is loaded; returns `(time_since_start_s, rtt_s)`.
+async fn loaded_pings(
+    ctx: ProbeContext,
+    start: Instant,
+    stop: Arc<Shared>,
+) -> Vec<(f64, f64)> {
+    let mut out = Vec::new();
+    let Ok((client, _, _)) = ctx.client().await else {
+        return out;
+    };
+    let url = ctx.endpoints.ping_url();
+    while !stop.stop.load(Ordering::Relaxed) && out.len() < 10_000 {
+        let t0 = Instant::now();
+        let ok = match client.get(url.clone()).send().await {
+            Ok(mut r) => r.status().is_success() && read_bounded(&mut r, 64 << 10).await.is_ok(),
+            Err(_) => false,
+        };
+        if ok {
+            out.push((t0.duration_since(start).as_secs_f64(), t0.elapsed().as_secs_f64()));
+        }
+        tokio::time::sleep(LOADED_PING_EVERY).await;
+    }
+    out
+}
+
+async fn run(ctx: &ProbeContext) -> Result<ProbeOutput, ProbeError> {
+    let s = &ctx.settings;
+    let (client, _, _) = ctx.client().await?;
+    let shared = Arc::new(Shared {
+        received: AtomicU64::new(0),
+        reserved: AtomicU64::new(0),
+        stop: AtomicBool::new(false),
+        cap: ctx.byte_cap,
+    });
+    let start = Instant::now();
+    let mut set = JoinSet::new();
+    for _ in 0..s.streams.max(1) {
+        set.spawn(stream(client.clone(), ctx.clone(), shared.clone()));
+    }
+    let pinger = (s.loaded_latency && ctx.endpoints.kind != ServerKind::Url)
+        .then(|| tokio::spawn(loaded_pings(ctx.clone(), start, shared.clone())));
+
+    let grace_s = s.grace.as_secs_f64();
+    let mut samples: Vec<(f64, u64)> = vec![(0.0, 0)];
+    let mut first_error: Option<ProbeError> = None;
+    let mut cap_hit = false;
+    let mut progress = (start, 0u64);
+    let mut tick = tokio::time::interval(TICK);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let now = Instant::now();
+        let t = now.duration_since(start).as_secs_f64();
+        let b = shared.received.load(Ordering::Relaxed);
+        samples.push((t, b));
+        while let Some(done) = set.try_join_next() {
+            if let Ok(Err(e)) = done {
+                first_error.get_or_insert(e);
+            }
+        }
+        if b >= ctx.byte_cap || shared.reserved.load(Ordering::Relaxed) >= ctx.byte_cap && set.is_empty() {
+            cap_hit = true;
+            break;
+        }
+        if first_error.is_some() || set.is_empty() {
+            break;
+        }
+        if t >= s.duration.as_secs_f64() {
+            break;
+        }
+        if b > progress.1 {
+            progress = (now, b);
+        } else if now.duration_since(progress.0) >= s.stall_timeout {
+            first_error = Some(ProbeError::new(
+                FailureReason::Stalled,
+                format!(
+                    "no download progress for {:.1} s",
+                    now.duration_since(progress.0).as_secs_f64()
+                ),
+            ));
+            break;
+        }
+        if s.stop_when_stable && t >= grace_s + 3.0 {
+            let post: Vec<(f64, u64)> = samples.iter().copied().filter(|(ts, _)| *ts >= grace_s).collect();
+            if is_stable(&post, 0.5, 4, 0.03) {
+                break;
+            }
+        }
+    }
+    shared.stop.store(true, Ordering::Relaxed);
+    set.abort_all();
+    let pings = match pinger {
+        Some(h) => h.await.unwrap_or_default(),
+        None => Vec::new(),
+    };
+    if let Some(e) = first_error {
+        return Err(e);
+    }
+    let Some(rate) = rate_after_grace(&samples, grace_s, 0.5) else {
+        return Err(if cap_hit {
+            ProbeError::new(
+                FailureReason::ByteCap,
+                format!("byte cap of {} bytes reached before the ramp-up ended", ctx.byte_cap),
+            )
+        } else {
+            ProbeError::new(
+                FailureReason::Protocol,
+                "download ended before a measurement window after the ramp-up",
+            )
+        });
+    };
+    let mut loaded: Vec<f64> = pings.iter().filter(|(t, _)| *t >= grace_s).map(|p| p.1).collect();
+    if loaded.is_empty() {
+        loaded = pings.iter().map(|p| p.1).collect();
+    }
+    let loaded = median(&mut loaded);
+    Ok(ProbeOutput {
+        download_bytes_per_second: Some(rate),
+        loaded_latency_seconds: loaded,
+        responsiveness_rpm: loaded.filter(|l| *l > 0.0).map(|l| 60.0 / l),
+        ..Default::default()
+    })
+}

@@ -1,0 +1,344 @@
+//! One prober per measurement, all behind [`Prober`]; [`prober_for`] is the registry.
+//!
+//! Probers only measure and report their protocol's figures. The runner
+//! ([`crate::runner`]) owns success, duration, the timeout budget and byte accounting.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::endpoint::Endpoints;
+use crate::net::{ClientTls, Resolver};
+use crate::reason::ProbeError;
+
+pub mod dns;
+pub mod download;
+pub mod http;
+pub mod latency;
+pub mod loss;
+pub mod upload;
+
+/// The measurements an agent can schedule (the `test` label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TestKind {
+    /// Multi-stream HTTP download (plus loaded latency).
+    Download,
+    /// Multi-stream HTTP upload.
+    Upload,
+    /// Idle RTT, jitter, TCP connect time.
+    Latency,
+    /// UDP echo loss.
+    Loss,
+    /// DNS resolution time of the target's host name.
+    Dns,
+    /// HTTP phase timing.
+    Http,
+}
+
+impl TestKind {
+    /// All tests, in label order.
+    pub const ALL: [TestKind; 6] = [
+        TestKind::Download,
+        TestKind::Upload,
+        TestKind::Latency,
+        TestKind::Loss,
+        TestKind::Dns,
+        TestKind::Http,
+    ];
+
+    /// Label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TestKind::Download => "download",
+            TestKind::Upload => "upload",
+            TestKind::Latency => "latency",
+            TestKind::Loss => "loss",
+            TestKind::Dns => "dns",
+            TestKind::Http => "http",
+        }
+    }
+
+    /// Heavy tests saturate the link and never overlap anything else.
+    pub fn is_heavy(self) -> bool {
+        matches!(self, TestKind::Download | TestKind::Upload)
+    }
+}
+
+impl std::fmt::Display for TestKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Per-run knobs (a merged view of the test's config section).
+#[derive(Debug, Clone)]
+pub struct ProbeSettings {
+    /// Parallel TCP streams (download/upload).
+    pub streams: usize,
+    /// Measurement length including the grace period.
+    pub duration: Duration,
+    /// Ramp-up excluded from the figure.
+    pub grace: Duration,
+    /// Stop early once the rate is stable.
+    pub stop_when_stable: bool,
+    /// No progress for this long fails the run as `stalled`.
+    pub stall_timeout: Duration,
+    /// Measure loaded latency during the download.
+    pub loaded_latency: bool,
+    /// Round trips for latency.
+    pub samples: usize,
+    /// Datagrams for loss.
+    pub packets: usize,
+    /// Gap between datagrams.
+    pub packet_interval: Duration,
+    /// How long to wait for late echoes.
+    pub loss_wait: Duration,
+    /// UDP echo port (defaults to the target's TCP port).
+    pub udp_port: Option<u16>,
+    /// Bytes read in the HTTP phase test.
+    pub http_bytes: u64,
+    /// Timeout for connection setup and single round trips.
+    pub connect_timeout: Duration,
+}
+
+impl Default for ProbeSettings {
+    fn default() -> Self {
+        ProbeSettings {
+            streams: 4,
+            duration: Duration::from_secs(10),
+            grace: Duration::from_millis(1500),
+            stop_when_stable: false,
+            stall_timeout: Duration::from_secs(5),
+            loaded_latency: true,
+            samples: 10,
+            packets: 50,
+            packet_interval: Duration::from_millis(20),
+            loss_wait: Duration::from_secs(1),
+            udp_port: None,
+            http_bytes: 1 << 20,
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Everything a prober needs for one run.
+#[derive(Debug, Clone)]
+pub struct ProbeContext {
+    /// Target label value.
+    pub target: String,
+    /// Target URLs.
+    pub endpoints: Endpoints,
+    /// Trusted roots for HTTPS.
+    pub tls: ClientTls,
+    /// Name resolution.
+    pub resolver: Resolver,
+    /// Knobs.
+    pub settings: ProbeSettings,
+    /// Byte cap for this run (test cap limited by the remaining daily budget).
+    pub byte_cap: u64,
+    /// Bytes moved so far (payload both ways); the runner reads it even after a failure.
+    pub bytes_used: Arc<AtomicU64>,
+}
+
+impl ProbeContext {
+    /// Count bytes moved.
+    pub fn add_bytes(&self, n: u64) {
+        self.bytes_used.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Bytes moved so far.
+    pub fn bytes(&self) -> u64 {
+        self.bytes_used.load(Ordering::Relaxed)
+    }
+
+    /// Resolve the target and build a pinned HTTP client; returns the DNS time too.
+    pub async fn client(&self) -> Result<(reqwest::Client, std::net::SocketAddr, f64), ProbeError> {
+        let host = self.endpoints.host();
+        let (addrs, dns_s) = self
+            .resolver
+            .resolve(&host, self.endpoints.port(), self.settings.connect_timeout)
+            .await?;
+        let addr = addrs[0];
+        let c = crate::net::http_client(&host, addr, &self.tls, self.settings.connect_timeout)?;
+        Ok((c, addr, dns_s))
+    }
+}
+
+/// An HTTP phase (the `phase` label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// Name resolution.
+    Dns,
+    /// TCP handshake.
+    Connect,
+    /// TLS handshake.
+    Tls,
+    /// Request sent to first response byte.
+    Ttfb,
+    /// Body transfer.
+    Transfer,
+}
+
+impl Phase {
+    /// Label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Dns => "dns",
+            Phase::Connect => "connect",
+            Phase::Tls => "tls",
+            Phase::Ttfb => "ttfb",
+            Phase::Transfer => "transfer",
+        }
+    }
+}
+
+/// What a successful run measured; each prober fills its own fields.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ProbeOutput {
+    /// Download goodput, bytes/s.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub download_bytes_per_second: Option<f64>,
+    /// Upload goodput, bytes/s.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upload_bytes_per_second: Option<f64>,
+    /// Whether the upload figure was measured at the receiver.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upload_measured_at_receiver: Option<bool>,
+    /// Idle HTTP RTT minimum, seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_min_seconds: Option<f64>,
+    /// Idle HTTP RTT median, seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_median_seconds: Option<f64>,
+    /// Mean absolute difference of consecutive RTTs, seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jitter_seconds: Option<f64>,
+    /// Median TCP connect time, seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tcp_connect_seconds: Option<f64>,
+    /// Median RTT while the download runs, seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loaded_latency_seconds: Option<f64>,
+    /// Round trips per minute under load: 60 / loaded RTT.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub responsiveness_rpm: Option<f64>,
+    /// Lost datagrams / sent datagrams.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub packet_loss_ratio: Option<f64>,
+    /// DNS lookup time, seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dns_lookup_seconds: Option<f64>,
+    /// HTTP phases, seconds.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub http_phases: Vec<(Phase, f64)>,
+}
+
+/// Boxed future returned by probers (keeps the trait object-safe).
+pub type ProbeFuture<'a> = Pin<Box<dyn Future<Output = Result<ProbeOutput, ProbeError>> + Send + 'a>>;
+
+/// One measurement protocol.
+pub trait Prober: Send + Sync + std::fmt::Debug {
+    /// Which test this prober implements.
+    fn test(&self) -> TestKind;
+    /// Measure once. Must respect `ctx.byte_cap`, count bytes via `ctx.add_bytes`, and never
+    /// buffer unbounded data; the runner cancels it at the timeout.
+    fn probe<'a>(&'a self, ctx: &'a ProbeContext) -> ProbeFuture<'a>;
+}
+
+/// The registry: the prober of a test.
+pub fn prober_for(test: TestKind) -> &'static dyn Prober {
+    match test {
+        TestKind::Download => &download::DownloadProber,
+        TestKind::Upload => &upload::UploadProber,
+        TestKind::Latency => &latency::LatencyProber,
+        TestKind::Loss => &loss::LossProber,
+        TestKind::Dns => &dns::DnsProber,
+        TestKind::Http => &http::HttpProber,
+    }
+}
+
+/// Median of a sample (sorts in place); `None` if empty.
+pub fn median(v: &mut [f64]) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    })
+}
+
+/// Rate over a cumulative `(time_s, bytes)` series after `grace_s`: bytes between the first
+/// sample at or after the grace period and the last sample, divided by the time between them.
+/// Returns `None` when less than `min_window_s` of post-grace samples exist.
+pub fn rate_after_grace(samples: &[(f64, u64)], grace_s: f64, min_window_s: f64) -> Option<f64> {
+    let start = samples.iter().find(|(t, _)| *t >= grace_s)?;
+    let end = samples.last()?;
+    let dt = end.0 - start.0;
+    if dt < min_window_s {
+        return None;
+    }
+    Some((end.1 - start.1) as f64 / dt)
+}
+
+/// Stop-when-stable rule: the last `windows` rates over `window_s` each differ from their
+/// mean by at most `tolerance` (fraction).
+pub fn is_stable(samples: &[(f64, u64)], window_s: f64, windows: usize, tolerance: f64) -> bool {
+    let Some(&(t_end, _)) = samples.last() else {
+        return false;
+    };
+    let at = |t: f64| -> Option<u64> {
+        samples
+            .iter()
+            .rev()
+            .find(|(ts, _)| *ts <= t)
+            .map(|(_, b)| *b)
+    };
+    let mut rates = Vec::with_capacity(windows);
+    for k in 0..windows {
+        let hi = t_end - k as f64 * window_s;
+        let lo = hi - window_s;
+        if lo < samples[0].0 {
+            return false;
+        }
+        let (Some(a), Some(b)) = (at(lo), at(hi)) else {
+            return false;
+        };
+        rates.push((b - a) as f64 / window_s);
+    }
+    let mean = rates.iter().sum::<f64>() / rates.len() as f64;
+    mean > 0.0 && rates.iter().all(|r| (r - mean).abs() <= tolerance * mean)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_and_grace_rate() {
+        assert_eq!(median(&mut [3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&mut [4.0, 1.0, 2.0, 3.0]), Some(2.5));
+        // 100 bytes/s after a slow first second.
+        let s: Vec<(f64, u64)> = (0..=50)
+            .map(|i| {
+                let t = i as f64 * 0.1;
+                let b = if t <= 1.0 { (t * 10.0) as u64 } else { 10 + ((t - 1.0) * 100.0).round() as u64 };
+                (t, b)
+            })
+            .collect();
+        let r = rate_after_grace(&s, 1.0, 0.5).unwrap();
+        assert!((r - 100.0).abs() < 1.0, "{r}");
+        assert!(rate_after_grace(&s, 4.9, 0.5).is_none());
+        assert!(is_stable(&s, 0.5, 4, 0.05));
+        assert!(!is_stable(&s[..14], 0.5, 4, 0.05));
+    }
+}

@@ -1,0 +1,283 @@
+//! HTTP upload: parallel streaming POSTs. Against `probe serve` the figure is measured at the
+//! receiver (the server's receive timeline); against other servers it falls back to bytes
+//! handed to the socket, which slightly overstates the rate by what sits in send buffers.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use rand::RngCore;
+use tokio::task::JoinSet;
+
+use super::{is_stable, rate_after_grace, ProbeContext, ProbeFuture, ProbeOutput, Prober, TestKind};
+use crate::net::{check_status, read_bounded};
+use crate::reason::{FailureReason, ProbeError};
+use crate::serve::UploadReport;
+
+const CHUNK_BYTES: usize = 64 << 10;
+/// Request size against servers without receiver reports (LibreSpeed sinks).
+const FALLBACK_REQUEST_BYTES: u64 = 16 << 20;
+const TICK: Duration = Duration::from_millis(100);
+
+fn payload() -> &'static Bytes {
+    static P: OnceLock<Bytes> = OnceLock::new();
+    P.get_or_init(|| {
+        let mut b = vec![0u8; 1 << 20];
+        rand::rng().fill_bytes(&mut b);
+        Bytes::from(b)
+    })
+}
+
+/// The upload prober.
+#[derive(Debug)]
+pub struct UploadProber;
+
+impl Prober for UploadProber {
+    fn test(&self) -> TestKind {
+        TestKind::Upload
+    }
+
+    fn probe<'a>(&'a self, ctx: &'a ProbeContext) -> ProbeFuture<'a> {
+        Box::pin(run(ctx))
+    }
+}
+
+struct Shared {
+    sent: AtomicU64,
+    stop: AtomicBool,
+    cap: u64,
+}
+
+impl Shared {
+    fn take(&self, want: u64) -> u64 {
+        let mut cur = self.sent.load(Ordering::Relaxed);
+        loop {
+            let n = want.min(self.cap.saturating_sub(cur));
+            if n == 0 {
+                return 0;
+            }
+            match self.sent.compare_exchange(cur, cur + n, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => return n,
+                Err(v) => cur = v,
+            }
+        }
+    }
+}
+
+/// A body that yields payload until `stop`, the cap or `limit` bytes.
+fn body(shared: Arc<Shared>, ctx: ProbeContext, limit: u64) -> reqwest::Body {
+    let s = futures_util::stream::unfold((0u64, 0usize), move |(done, off)| {
+        let shared = shared.clone();
+        let ctx = ctx.clone();
+        async move {
+            if shared.stop.load(Ordering::Relaxed) || done >= limit {
+                return None;
+            }
+            let want = (CHUNK_BYTES as u64).min(limit - done).min((payload().len() - off) as u64);
+            let n = shared.take(want) as usize;
+            if n == 0 {
+                return None;
+            }
+            ctx.add_bytes(n as u64);
+            let chunk = payload().slice(off..off + n);
+            Some((
+                Ok::<Bytes, std::io::Error>(chunk),
+                (done + n as u64, (off + n) % payload().len()),
+            ))
+        }
+    });
+    reqwest::Body::wrap_stream(s)
+}
+
+async fn stream(
+    client: reqwest::Client,
+    ctx: ProbeContext,
+    shared: Arc<Shared>,
+    receiver_reports: bool,
+) -> Result<Vec<UploadReport>, ProbeError> {
+    let url = ctx.endpoints.upload_url();
+    let mut reports = Vec::new();
+    loop {
+        let limit = if receiver_reports { u64::MAX } else { FALLBACK_REQUEST_BYTES };
+        let mut resp = client
+            .post(url.clone())
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .body(body(shared.clone(), ctx.clone(), limit))
+            .send()
+            .await
+            .map_err(|e| ProbeError::from_error("upload request", &e))?;
+        check_status(&resp)?;
+        let text = read_bounded(&mut resp, 1 << 20).await?;
+        if receiver_reports {
+            let r: UploadReport = serde_json::from_slice(&text).map_err(|e| {
+                ProbeError::new(FailureReason::Protocol, format!("bad upload receipt: {e}"))
+            })?;
+            reports.push(r);
+        }
+        let exhausted = shared.sent.load(Ordering::Relaxed) >= shared.cap;
+        if receiver_reports || shared.stop.load(Ordering::Relaxed) || exhausted {
+            return Ok(reports);
+        }
+    }
+}
+
+/// Cumulative bytes of a timeline at server time `t`, linearly interpolated.
+fn bytes_at(samples: &[(f64, u64)], t: f64) -> f64 {
+    let Some(first) = samples.first() else {
+        return 0.0;
+    };
+    if t <= first.0 {
+        return first.1 as f64;
+    }
+    for w in samples.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        if t <= b.0 {
+            let f = if b.0 > a.0 { (t - a.0) / (b.0 - a.0) } else { 1.0 };
+            return a.1 as f64 + f * (b.1 as f64 - a.1 as f64);
+        }
+    }
+    samples.last().map(|s| s.1 as f64).unwrap_or(0.0)
+}
+
+/// Receiver-side goodput from the streams' timelines: all bytes received between the end of
+/// the ramp-up (first byte + grace) and the moment the first stream stopped receiving.
+pub fn receiver_rate(reports: &[UploadReport], grace_s: f64) -> Option<f64> {
+    let live: Vec<&UploadReport> = reports.iter().filter(|r| r.bytes > 0).collect();
+    let t0 = live.iter().map(|r| r.first_byte_s).reduce(f64::min)?;
+    let end = live.iter().map(|r| r.last_byte_s).reduce(f64::min)?;
+    let start = t0 + grace_s;
+    if end - start < 0.5 {
+        return None;
+    }
+    let bytes: f64 = live
+        .iter()
+        .map(|r| bytes_at(&r.samples, end) - bytes_at(&r.samples, start))
+        .sum();
+    Some(bytes / (end - start))
+}
+
+async fn run(ctx: &ProbeContext) -> Result<ProbeOutput, ProbeError> {
+    let s = &ctx.settings;
+    let (client, _, _) = ctx.client().await?;
+    let receiver = ctx.endpoints.receiver_reports_upload();
+    let shared = Arc::new(Shared {
+        sent: AtomicU64::new(0),
+        stop: AtomicBool::new(false),
+        cap: ctx.byte_cap,
+    });
+    let start = Instant::now();
+    let mut set = JoinSet::new();
+    for _ in 0..s.streams.max(1) {
+        set.spawn(stream(client.clone(), ctx.clone(), shared.clone(), receiver));
+    }
+    let grace_s = s.grace.as_secs_f64();
+    let mut samples: Vec<(f64, u64)> = vec![(0.0, 0)];
+    let mut reports = Vec::new();
+    let mut first_error: Option<ProbeError> = None;
+    let mut progress = (start, 0u64);
+    let mut tick = tokio::time::interval(TICK);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let now = Instant::now();
+        let t = now.duration_since(start).as_secs_f64();
+        let b = shared.sent.load(Ordering::Relaxed);
+        samples.push((t, b));
+        while let Some(done) = set.try_join_next() {
+            match done {
+                Ok(Ok(r)) => reports.extend(r),
+                Ok(Err(e)) => {
+                    first_error.get_or_insert(e);
+                }
+                Err(_) => {}
+            }
+        }
+        if first_error.is_some() || set.is_empty() || b >= ctx.byte_cap {
+            break;
+        }
+        if t >= s.duration.as_secs_f64() {
+            break;
+        }
+        if b > progress.1 {
+            progress = (now, b);
+        } else if now.duration_since(progress.0) >= s.stall_timeout {
+            first_error = Some(ProbeError::new(
+                FailureReason::Stalled,
+                format!(
+                    "no upload progress for {:.1} s",
+                    now.duration_since(progress.0).as_secs_f64()
+                ),
+            ));
+            break;
+        }
+        if s.stop_when_stable && t >= grace_s + 3.0 {
+            let post: Vec<(f64, u64)> = samples.iter().copied().filter(|(ts, _)| *ts >= grace_s).collect();
+            if is_stable(&post, 0.5, 4, 0.03) {
+                break;
+            }
+        }
+    }
+    shared.stop.store(true, Ordering::Relaxed);
+    if first_error.is_none() {
+        // Bodies end now; collect the receipts (bounded by the stall timeout).
+        let wait = tokio::time::sleep(s.stall_timeout);
+        tokio::pin!(wait);
+        loop {
+            tokio::select! {
+                done = set.join_next() => match done {
+                    None => break,
+                    Some(Ok(Ok(r))) => reports.extend(r),
+                    Some(Ok(Err(e))) => { first_error.get_or_insert(e); }
+                    Some(Err(_)) => {}
+                },
+                _ = &mut wait => {
+                    first_error = Some(ProbeError::new(FailureReason::Stalled, "upload receipts did not arrive"));
+                    break;
+                }
+            }
+        }
+    }
+    set.abort_all();
+    if let Some(e) = first_error {
+        return Err(e);
+    }
+    let rate = if receiver {
+        receiver_rate(&reports, grace_s)
+    } else {
+        rate_after_grace(&samples, grace_s, 0.5)
+    };
+    let Some(rate) = rate else {
+        return Err(if shared.sent.load(Ordering::Relaxed) >= ctx.byte_cap {
+            ProbeError::new(
+                FailureReason::ByteCap,
+                format!("byte cap of {} bytes reached before the ramp-up ended", ctx.byte_cap),
+            )
+        } else {
+            ProbeError::new(FailureReason::Protocol, "upload ended before a measurement window after the ramp-up")
+        });
+    };
+    Ok(ProbeOutput {
+        upload_bytes_per_second: Some(rate),
+        upload_measured_at_receiver: Some(receiver),
+        ..Default::default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn receiver_rate_merges_streams_and_skips_grace() {
+        // Two streams at 50 bytes/s each after a slow start.
+        let mk = |t0: f64| UploadReport {
+            bytes: 500,
+            first_byte_s: t0,
+            last_byte_s: t0 + 10.0,
+            samples: (0..=10).map(|i| (t0 + i as f64, if i == 0 { 0 } else { 50 * i as u64 })).collect(),
+        };
+        let r = receiver_rate(&[mk(100.0), mk(100.2)], 2.0).unwrap();
+        assert!((r - 100.0).abs() < 1.0, "{r}");
+    }
+}
