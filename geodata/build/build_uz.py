@@ -10,6 +10,8 @@ See geodata/build/README.md for what each step does and how the synthetic layers
 import os
 import sys
 
+sys.dont_write_bytecode = True  # keep geodata/build/ free of __pycache__
+
 # The Makefile calls plain `python3`, which on some machines is a bare interpreter without the
 # scientific stack; Debian's /usr/bin/python3 carries numpy/shapely/pyproj/GDAL bindings.
 try:

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use crate::dem::Dem;
-use crate::error::Warning;
+use crate::error::{Location, Warning};
 use crate::model::{FixedNode, Region, Road, Settlement, Site, Technology};
 
 /// Every layer of one planning area. Layers a user does not supply are empty.
@@ -22,6 +22,10 @@ pub struct Dataset {
     /// Where each layer came from (`settlements` → file path or `embedded:settlements.csv`),
     /// used to name the file in validation messages.
     pub sources: BTreeMap<String, String>,
+    /// Where each item came from in its file (`settlements` → one [`Location`] per settlement,
+    /// feature index or CSV line), so validation of a loaded dataset points at the same
+    /// feature/line the reader would. Empty for datasets built in code.
+    pub origins: BTreeMap<String, Vec<Location>>,
     /// Warnings raised while loading (defaults applied, features skipped …); never silent.
     pub warnings: Vec<Warning>,
 }
@@ -92,5 +96,67 @@ impl Dataset {
     /// True when the named layer (`sites`, `fixed_nodes` …) is synthetic.
     pub fn is_synthetic(&self, layer: &str) -> bool {
         self.synthetic_layers.iter().any(|l| l == layer)
+    }
+}
+
+/// Headline figures of a dataset, as `planner analyze` prints them (serialisable to JSON).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct DatasetSummary {
+    pub name: String,
+    pub regions: usize,
+    pub settlements: usize,
+    /// Persons.
+    pub population: u64,
+    /// Geodesic road length, kilometres.
+    pub road_km: f64,
+    /// Geodesic length of roads on international routes, kilometres.
+    pub international_road_km: f64,
+    /// Route ref → kilometres of road on it.
+    pub routes: BTreeMap<String, f64>,
+    pub sites: usize,
+    pub cells: usize,
+    /// Technology label (`2g` …) → number of cells.
+    pub cells_by_technology: BTreeMap<String, usize>,
+    pub fixed_nodes: usize,
+    pub ports_total: u64,
+    pub ports_used: u64,
+    pub has_dem: bool,
+    pub synthetic_layers: Vec<String>,
+    pub warnings: usize,
+}
+
+impl Dataset {
+    /// Computes the headline figures (geodesic lengths; no rounding).
+    pub fn summary(&self) -> DatasetSummary {
+        DatasetSummary {
+            name: self.name.clone(),
+            regions: self.regions.len(),
+            settlements: self.settlements.len(),
+            population: self.total_population(),
+            road_km: self.road_km(),
+            international_road_km: self.international_road_km(),
+            routes: self.route_km(),
+            sites: self.sites.len(),
+            cells: self.sites.iter().map(|s| s.cells.len()).sum(),
+            cells_by_technology: self
+                .cells_by_technology()
+                .into_iter()
+                .map(|(t, n)| (t.as_str().to_owned(), n))
+                .collect(),
+            fixed_nodes: self.fixed_nodes.len(),
+            ports_total: self
+                .fixed_nodes
+                .iter()
+                .map(|n| u64::from(n.ports_total))
+                .sum(),
+            ports_used: self
+                .fixed_nodes
+                .iter()
+                .map(|n| u64::from(n.ports_used))
+                .sum(),
+            has_dem: self.dem.is_some(),
+            synthetic_layers: self.synthetic_layers.clone(),
+            warnings: self.warnings.len(),
+        }
     }
 }

@@ -75,8 +75,9 @@ pub fn from_files(files: &EmbeddedFiles<'_>, name: &str) -> Result<Dataset, Geod
     };
 
     let l = read::geojson::read_bytes(&f("regions.geojson"), files.regions_geojson);
-    let (v, rep) = layers::regions(&l, &RegionMapping::default());
+    let (v, locs, rep) = layers::regions(&l, &RegionMapping::default());
     ds.regions = v;
+    ds.origins.insert("regions".into(), locs);
     r.merge(rep);
 
     let m = SettlementMapping::default();
@@ -85,19 +86,22 @@ pub fn from_files(files: &EmbeddedFiles<'_>, name: &str) -> Result<Dataset, Geod
         files.settlements_csv,
         (&m.lon, &m.lat),
     );
-    let (v, rep) = layers::settlements(&l, &m);
+    let (v, locs, rep) = layers::settlements(&l, &m);
     ds.settlements = v;
+    ds.origins.insert("settlements".into(), locs);
     r.merge(rep);
 
     let l = read::geojson::read_bytes(&f("roads.geojson"), files.roads_geojson);
-    let (v, rep) = layers::roads(&l, &RoadMapping::default(), routes.as_ref());
+    let (v, locs, rep) = layers::roads(&l, &RoadMapping::default(), routes.as_ref());
     ds.roads = v;
+    ds.origins.insert("roads".into(), locs);
     r.merge(rep);
 
     let m = SiteMapping::default();
     let l = read::csv::read_bytes(&f("sites_synthetic.csv"), files.sites_csv, (&m.lon, &m.lat));
-    let (v, rep) = layers::sites(&l, &m);
+    let (v, locs, rep) = layers::sites(&l, &m);
     ds.sites = v;
+    ds.origins.insert("sites".into(), locs);
     r.merge(rep);
 
     let m = FixedNodeMapping::default();
@@ -106,8 +110,9 @@ pub fn from_files(files: &EmbeddedFiles<'_>, name: &str) -> Result<Dataset, Geod
         files.fixed_nodes_csv,
         (&m.lon, &m.lat),
     );
-    let (v, rep) = layers::fixed_nodes(&l, &m);
+    let (v, locs, rep) = layers::fixed_nodes(&l, &m);
     ds.fixed_nodes = v;
+    ds.origins.insert("fixed_nodes".into(), locs);
     r.merge(rep);
 
     if let Some(bytes) = files.dem_tif {

@@ -168,6 +168,25 @@ fn feature_id(
     }
 }
 
+/// Says once per file that ids were generated because the id field is absent.
+fn warn_generated_ids(
+    r: &mut Report,
+    layer: &RawLayer,
+    field: &str,
+    prefix: &str,
+    generated: bool,
+) {
+    if generated && !layer.features.is_empty() {
+        r.warn(
+            &layer.file,
+            &Location::None,
+            Some(field),
+            format!("no id field; ids are generated as {prefix}-<feature index>"),
+            "add an id field (or map one) so results can be joined back to your data",
+        );
+    }
+}
+
 /// A point location: points as is, polygons by centroid (counted in `centroids`).
 fn point_of(
     r: &mut Report,
@@ -193,13 +212,15 @@ fn point_of(
             None
         }
         None => {
-            r.error(
-                file,
-                &f.location,
-                Some("geometry"),
-                "feature has no geometry",
-                "give the feature's location",
-            );
+            if !f.geometry_reported {
+                r.error(
+                    file,
+                    &f.location,
+                    Some("geometry"),
+                    "feature has no geometry",
+                    "give the feature's location",
+                );
+            }
             None
         }
     }
@@ -221,13 +242,15 @@ fn strict_point(r: &mut Report, file: &str, f: &RawFeature) -> Option<(f64, f64)
             None
         }
         None => {
-            r.error(
-                file,
-                &f.location,
-                Some("geometry"),
-                "feature has no geometry",
-                "give the feature's location",
-            );
+            if !f.geometry_reported {
+                r.error(
+                    file,
+                    &f.location,
+                    Some("geometry"),
+                    "feature has no geometry",
+                    "give the feature's location",
+                );
+            }
             None
         }
     }
@@ -250,7 +273,10 @@ fn geometry_name(g: &Geometry<f64>) -> &'static str {
 
 /// Builds settlements. Features without `place` (when mapped) are not settlements and are
 /// skipped; features without population are errors unless `skip_without_population`.
-pub fn settlements(layer: &RawLayer, m: &SettlementMapping) -> (Vec<Settlement>, Report) {
+pub fn settlements(
+    layer: &RawLayer,
+    m: &SettlementMapping,
+) -> (Vec<Settlement>, Vec<Location>, Report) {
     let mut r = report_for(layer);
     let file = layer.file.as_str();
     let generated_ids = !layer.open_schema && !layer.fields.contains(&m.id);
@@ -259,6 +285,7 @@ pub fn settlements(layer: &RawLayer, m: &SettlementMapping) -> (Vec<Settlement>,
     let (mut centroids, mut skipped_pop, mut unnamed) = (0usize, 0usize, 0usize);
     let mut ids = IdRegistry::default();
     let mut out = Vec::new();
+    let mut locs = Vec::new();
     for (i, f) in layer.features.iter().enumerate() {
         if let Some(place) = &m.place {
             if text(f, place).is_none() {
@@ -324,7 +351,9 @@ pub fn settlements(layer: &RawLayer, m: &SettlementMapping) -> (Vec<Settlement>,
         };
         validate::check_settlement(&mut r, file, &f.location, &s);
         out.push(s);
+        locs.push(f.location.clone());
     }
+    warn_generated_ids(&mut r, layer, &m.id, "settlement", generated_ids);
     if centroids > 0 {
         r.warn(
             file,
@@ -352,7 +381,7 @@ pub fn settlements(layer: &RawLayer, m: &SettlementMapping) -> (Vec<Settlement>,
             "add names so reports are readable",
         );
     }
-    (out, r)
+    (out, locs, r)
 }
 
 /// Parses an OSM-style class (`trunk`, `primary_link` …); unknown values are `Other`.
@@ -387,7 +416,7 @@ pub fn roads(
     layer: &RawLayer,
     m: &RoadMapping,
     routes: Option<&RouteTable>,
-) -> (Vec<Road>, Report) {
+) -> (Vec<Road>, Vec<Location>, Report) {
     let mut r = report_for(layer);
     let file = layer.file.as_str();
     let generated_ids = !layer.open_schema && !layer.fields.contains(&m.id);
@@ -395,6 +424,7 @@ pub fn roads(
     let mut unclassed = 0usize;
     let mut ids = IdRegistry::default();
     let mut out = Vec::new();
+    let mut locs = Vec::new();
     for (i, f) in layer.features.iter().enumerate() {
         let class_text = text(f, &m.class);
         if class_text.is_none() && m.skip_without_class {
@@ -440,13 +470,15 @@ pub fn roads(
                 continue;
             }
             None => {
-                r.error(
-                    file,
-                    &f.location,
-                    Some("geometry"),
-                    "feature has no geometry",
-                    "give the road's line geometry",
-                );
+                if !f.geometry_reported {
+                    r.error(
+                        file,
+                        &f.location,
+                        Some("geometry"),
+                        "feature has no geometry",
+                        "give the road's line geometry",
+                    );
+                }
                 continue;
             }
         };
@@ -468,8 +500,10 @@ pub fn roads(
             };
             validate::check_road(&mut r, file, &f.location, &road);
             out.push(road);
+            locs.push(f.location.clone());
         }
     }
+    warn_generated_ids(&mut r, layer, &m.id, "road", generated_ids);
     if unclassed > 0 {
         r.warn(
             file,
@@ -479,11 +513,11 @@ pub fn roads(
             "give a class (motorway, trunk, primary, secondary, tertiary)",
         );
     }
-    (out, r)
+    (out, locs, r)
 }
 
 /// Builds regions (Polygon or MultiPolygon boundaries).
-pub fn regions(layer: &RawLayer, m: &RegionMapping) -> (Vec<Region>, Report) {
+pub fn regions(layer: &RawLayer, m: &RegionMapping) -> (Vec<Region>, Vec<Location>, Report) {
     let mut r = report_for(layer);
     let file = layer.file.as_str();
     let code_ok = require_column(
@@ -494,6 +528,7 @@ pub fn regions(layer: &RawLayer, m: &RegionMapping) -> (Vec<Region>, Report) {
     );
     let mut ids = IdRegistry::default();
     let mut out = Vec::new();
+    let mut locs = Vec::new();
     for f in &layer.features {
         let code = if code_ok {
             required(
@@ -521,13 +556,15 @@ pub fn regions(layer: &RawLayer, m: &RegionMapping) -> (Vec<Region>, Report) {
                 None
             }
             None => {
-                r.error(
-                    file,
-                    &f.location,
-                    Some("geometry"),
-                    "feature has no geometry",
-                    "give the region's boundary",
-                );
+                if !f.geometry_reported {
+                    r.error(
+                        file,
+                        &f.location,
+                        Some("geometry"),
+                        "feature has no geometry",
+                        "give the region's boundary",
+                    );
+                }
                 None
             }
         };
@@ -537,6 +574,7 @@ pub fn regions(layer: &RawLayer, m: &RegionMapping) -> (Vec<Region>, Report) {
         ids.check(&mut r, file, &f.location, &m.code, &code);
         validate::check_multipolygon(&mut r, file, &f.location, &geometry);
         let name_en = text(f, &m.name_en).unwrap_or_else(|| code.clone());
+        locs.push(f.location.clone());
         out.push(Region {
             code,
             name_en,
@@ -545,7 +583,7 @@ pub fn regions(layer: &RawLayer, m: &RegionMapping) -> (Vec<Region>, Report) {
             geometry,
         });
     }
-    (out, r)
+    (out, locs, r)
 }
 
 fn technology(v: Option<&Value>) -> Result<Option<Technology>, String> {
@@ -567,7 +605,7 @@ pub fn is_opencellid(layer: &RawLayer) -> bool {
 }
 
 /// Builds sites from one-row-per-cell data (grouped by site id) or from OpenCelliD rows.
-pub fn sites(layer: &RawLayer, m: &SiteMapping) -> (Vec<Site>, Report) {
+pub fn sites(layer: &RawLayer, m: &SiteMapping) -> (Vec<Site>, Vec<Location>, Report) {
     let opencellid = match m.format {
         SiteFormat::Opencellid => true,
         SiteFormat::Cells => false,
@@ -589,7 +627,7 @@ pub fn sites(layer: &RawLayer, m: &SiteMapping) -> (Vec<Site>, Report) {
         ok &= require_column(&mut r, layer, field, what);
     }
     if !ok {
-        return (Vec::new(), r);
+        return (Vec::new(), Vec::new(), r);
     }
     // Sites in first-seen order, each with the location of its first row.
     let mut order: Vec<String> = Vec::new();
@@ -703,21 +741,24 @@ pub fn sites(layer: &RawLayer, m: &SiteMapping) -> (Vec<Site>, Report) {
         }
     }
     let mut out = Vec::with_capacity(order.len());
+    let mut locs = Vec::with_capacity(order.len());
     for id in order {
         if let Some((site, loc)) = by_id.remove(&id) {
             validate::check_site(&mut r, file, &loc, &site);
             out.push(site);
+            locs.push(loc);
         }
     }
-    (out, r)
+    (out, locs, r)
 }
 
-fn opencellid_sites(layer: &RawLayer, m: &SiteMapping) -> (Vec<Site>, Report) {
+fn opencellid_sites(layer: &RawLayer, m: &SiteMapping) -> (Vec<Site>, Vec<Location>, Report) {
     let mut r = report_for(layer);
     let file = layer.file.as_str();
     let d = &m.opencellid;
     let mut ids = IdRegistry::default();
     let mut out = Vec::new();
+    let mut locs = Vec::new();
     for f in &layer.features {
         let tech = required(&mut r, file, f, "radio", technology, TECH_HINT);
         let key: Vec<String> = ["mcc", "net", "area", "cell"]
@@ -747,6 +788,7 @@ fn opencellid_sites(layer: &RawLayer, m: &SiteMapping) -> (Vec<Site>, Report) {
         };
         validate::check_site(&mut r, file, &f.location, &site);
         out.push(site);
+        locs.push(f.location.clone());
     }
     if !out.is_empty() {
         r.warn(
@@ -757,7 +799,7 @@ fn opencellid_sites(layer: &RawLayer, m: &SiteMapping) -> (Vec<Site>, Report) {
             "give a cells CSV with real heights, EIRP and azimuths for accurate coverage, or tune [opencellid] defaults",
         );
     }
-    (out, r)
+    (out, locs, r)
 }
 
 fn fixed_technology(v: Option<&Value>) -> Result<Option<FixedTechnology>, String> {
@@ -779,7 +821,10 @@ fn ports(v: Option<&Value>) -> Result<Option<u32>, String> {
 }
 
 /// Builds fixed-broadband nodes.
-pub fn fixed_nodes(layer: &RawLayer, m: &FixedNodeMapping) -> (Vec<FixedNode>, Report) {
+pub fn fixed_nodes(
+    layer: &RawLayer,
+    m: &FixedNodeMapping,
+) -> (Vec<FixedNode>, Vec<Location>, Report) {
     let mut r = report_for(layer);
     let file = layer.file.as_str();
     let mut ok = true;
@@ -795,10 +840,11 @@ pub fn fixed_nodes(layer: &RawLayer, m: &FixedNodeMapping) -> (Vec<FixedNode>, R
         ok &= require_column(&mut r, layer, field, what);
     }
     if !ok {
-        return (Vec::new(), r);
+        return (Vec::new(), Vec::new(), r);
     }
     let mut ids = IdRegistry::default();
     let mut out = Vec::new();
+    let mut locs = Vec::new();
     for f in &layer.features {
         let id = required(
             &mut r,
@@ -850,8 +896,9 @@ pub fn fixed_nodes(layer: &RawLayer, m: &FixedNodeMapping) -> (Vec<FixedNode>, R
         };
         validate::check_fixed_node(&mut r, file, &f.location, &node);
         out.push(node);
+        locs.push(f.location.clone());
     }
-    (out, r)
+    (out, locs, r)
 }
 
 #[cfg(test)]
@@ -889,7 +936,7 @@ mod tests {
             s1,69.2,41.3,30,op,4g,1800,61,120,65,2\n\
             s2,69.3,41.3,25,op,gsm,900,58,,,\n\
             s2,69.4,41.3,25,op,gsm,900,58,,,\n");
-        let (sites, r) = sites(&l, &SiteMapping::default());
+        let (sites, _, r) = sites(&l, &SiteMapping::default());
         assert_eq!(sites.len(), 2);
         assert_eq!(sites[0].cells.len(), 2);
         assert_eq!(sites[1].cells[0].azimuth_deg, None);
@@ -902,7 +949,7 @@ mod tests {
         let l = csv("radio,mcc,net,area,cell,unit,lon,lat,range,samples,changeable,created,updated,averageSignal\n\
             LTE,434,5,100,12345,0,69.24,41.30,1000,10,1,0,0,0\n\
             GSM,434,4,200,777,0,69.30,41.31,3000,5,1,0,0,0\n");
-        let (sites, r) = sites(&l, &SiteMapping::default());
+        let (sites, _, r) = sites(&l, &SiteMapping::default());
         assert!(r.errors.is_empty(), "{}", r.errors);
         assert_eq!(sites.len(), 2);
         assert_eq!(sites[0].id, "434-5-100-12345");

@@ -181,8 +181,9 @@ impl Sources {
                 LayerKind::Polygons,
                 ("lon", "lat"),
             ) {
-                let (v, rep) = layers::regions(&l, &m);
+                let (v, locs, rep) = layers::regions(&l, &m);
                 regions = v;
+                ds.origins.insert("regions".into(), locs);
                 r.merge(rep);
             }
         }
@@ -203,8 +204,9 @@ impl Sources {
                 LayerKind::Points,
                 (&m.lon, &m.lat),
             ) {
-                let (v, rep) = layers::settlements(&l, &m);
+                let (v, locs, rep) = layers::settlements(&l, &m);
                 settlements = v;
+                ds.origins.insert("settlements".into(), locs);
                 r.merge(rep);
             }
         }
@@ -225,8 +227,9 @@ impl Sources {
                 LayerKind::Lines,
                 ("lon", "lat"),
             ) {
-                let (v, rep) = layers::roads(&l, &m, routes.as_ref());
+                let (v, locs, rep) = layers::roads(&l, &m, routes.as_ref());
                 roads = v;
+                ds.origins.insert("roads".into(), locs);
                 r.merge(rep);
             }
         }
@@ -241,8 +244,9 @@ impl Sources {
                 LayerKind::Points,
                 (&m.lon, &m.lat),
             ) {
-                let (v, rep) = layers::sites(&l, &m);
+                let (v, locs, rep) = layers::sites(&l, &m);
                 sites = v;
+                ds.origins.insert("sites".into(), locs);
                 r.merge(rep);
             }
         }
@@ -257,8 +261,9 @@ impl Sources {
                 LayerKind::Points,
                 (&m.lon, &m.lat),
             ) {
-                let (v, rep) = layers::fixed_nodes(&l, &m);
+                let (v, locs, rep) = layers::fixed_nodes(&l, &m);
                 fixed = v;
+                ds.origins.insert("fixed_nodes".into(), locs);
                 r.merge(rep);
             }
         }

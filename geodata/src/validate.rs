@@ -383,15 +383,29 @@ fn label(dataset: &Dataset, layer: &str) -> String {
         .unwrap_or_else(|| format!("{layer} layer"))
 }
 
+/// Locates item `i` of a layer: its feature/line when the dataset records origins for every
+/// item (loaded from files), else its index and id.
+fn locator<'a>(
+    dataset: &'a Dataset,
+    layer: &str,
+    len: usize,
+) -> impl Fn(usize, &str) -> Location + 'a {
+    let origins = dataset.origins.get(layer).filter(|v| v.len() == len);
+    move |index, id| match origins {
+        Some(v) => v[index].clone(),
+        None => Location::Item {
+            index,
+            id: id.to_owned(),
+        },
+    }
+}
+
 /// Every check on every item of `dataset` (coordinates, geometries, ids, value ranges), plus
 /// DEM coverage of all targets when `dem_required`.
 pub fn check_dataset(dataset: &Dataset, dem_required: bool) -> Report {
     let mut r = Report::default();
-    let item = |index: usize, id: &str| Location::Item {
-        index,
-        id: id.to_owned(),
-    };
     let f = label(dataset, "regions");
+    let item = locator(dataset, "regions", dataset.regions.len());
     let mut ids = IdRegistry::default();
     for (i, x) in dataset.regions.iter().enumerate() {
         let loc = item(i, &x.code);
@@ -399,6 +413,7 @@ pub fn check_dataset(dataset: &Dataset, dem_required: bool) -> Report {
         check_multipolygon(&mut r, &f, &loc, &x.geometry);
     }
     let f = label(dataset, "settlements");
+    let item = locator(dataset, "settlements", dataset.settlements.len());
     let mut ids = IdRegistry::default();
     for (i, x) in dataset.settlements.iter().enumerate() {
         let loc = item(i, &x.id);
@@ -406,6 +421,7 @@ pub fn check_dataset(dataset: &Dataset, dem_required: bool) -> Report {
         check_settlement(&mut r, &f, &loc, x);
     }
     let f = label(dataset, "roads");
+    let item = locator(dataset, "roads", dataset.roads.len());
     let mut ids = IdRegistry::default();
     for (i, x) in dataset.roads.iter().enumerate() {
         let loc = item(i, &x.id);
@@ -413,6 +429,7 @@ pub fn check_dataset(dataset: &Dataset, dem_required: bool) -> Report {
         check_road(&mut r, &f, &loc, x);
     }
     let f = label(dataset, "sites");
+    let item = locator(dataset, "sites", dataset.sites.len());
     let mut ids = IdRegistry::default();
     for (i, x) in dataset.sites.iter().enumerate() {
         let loc = item(i, &x.id);
@@ -420,6 +437,7 @@ pub fn check_dataset(dataset: &Dataset, dem_required: bool) -> Report {
         check_site(&mut r, &f, &loc, x);
     }
     let f = label(dataset, "fixed_nodes");
+    let item = locator(dataset, "fixed_nodes", dataset.fixed_nodes.len());
     let mut ids = IdRegistry::default();
     for (i, x) in dataset.fixed_nodes.iter().enumerate() {
         let loc = item(i, &x.id);
@@ -447,14 +465,11 @@ pub fn check_dem_coverage(dataset: &Dataset) -> Report {
         return r;
     };
     let hint = |dem: &Dem| {
-        format!("use a DEM that covers the whole area (this one, {}, spans lon {:.4}..{:.4}, lat {:.4}..{:.4}) or remove targets outside it", dem.source, dem.west_deg, dem.west_deg + dem.dlon_deg * dem.cols as f64, dem.north_deg - dem.dlat_deg * dem.rows as f64, dem.north_deg)
+        format!("use a DEM that covers the whole area (this one, {}, spans lon {:.4}..{:.4}, lat {:.4}..{:.4}) or remove targets outside it", dem.source, dem.west_deg, dem.east_deg(), dem.south_deg(), dem.north_deg)
     };
     let outside = |lon: f64, lat: f64| dem.elevation_m(lon, lat).is_none();
-    let item = |index: usize, id: &str| Location::Item {
-        index,
-        id: id.to_owned(),
-    };
     let f = label(dataset, "settlements");
+    let item = locator(dataset, "settlements", dataset.settlements.len());
     for (i, s) in dataset.settlements.iter().enumerate() {
         if outside(s.lon, s.lat) {
             r.error(
@@ -470,6 +485,7 @@ pub fn check_dem_coverage(dataset: &Dataset) -> Report {
         }
     }
     let f = label(dataset, "sites");
+    let item = locator(dataset, "sites", dataset.sites.len());
     for (i, s) in dataset.sites.iter().enumerate() {
         if outside(s.lon, s.lat) {
             r.error(
@@ -485,6 +501,7 @@ pub fn check_dem_coverage(dataset: &Dataset) -> Report {
         }
     }
     let f = label(dataset, "roads");
+    let item = locator(dataset, "roads", dataset.roads.len());
     for (i, road) in dataset.roads.iter().enumerate() {
         let bad: Vec<_> = road
             .geometry
@@ -516,7 +533,12 @@ pub fn check_dem_coverage(dataset: &Dataset) -> Report {
 pub fn validate(dataset: &Dataset, dem_required: bool) -> Result<Vec<Warning>, GeodataError> {
     let r = check_dataset(dataset, dem_required);
     r.errors.into_result()?;
+    // Loading already ran the item checks, so their warnings would repeat; keep one of each.
     let mut w = dataset.warnings.clone();
-    w.extend(r.warnings);
+    for x in r.warnings {
+        if !w.contains(&x) {
+            w.push(x);
+        }
+    }
     Ok(w)
 }

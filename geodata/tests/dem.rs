@@ -42,7 +42,6 @@ fn write_plane_tif(dir: &Path, nodata_cells: &[(usize, usize)]) -> PathBuf {
     band.set_no_data_value(Some(-9999.0)).unwrap();
     band.write((0, 0), (COLS, ROWS), &mut Buffer::new((COLS, ROWS), data))
         .unwrap();
-    drop(band);
     ds.close().unwrap();
     path
 }
@@ -271,7 +270,6 @@ fn projected_raster_is_warped_to_wgs84_and_reads_back() {
         let mut band = ds.rasterband(1).unwrap();
         band.write((0, 0), (n, n), &mut Buffer::new((n, n), data))
             .unwrap();
-        drop(band);
         ds.close().unwrap();
     }
     let dem = Dem::from_gdal(&path).unwrap();

@@ -149,11 +149,12 @@ fn opencellid_csv_becomes_omni_sites_with_a_counted_warning() {
 }
 
 #[test]
-fn geopackage_and_shapefile_written_by_gdal_are_read_back() {
+fn geopackage_shapefile_and_flatgeobuf_written_by_gdal_are_read_back() {
     let dir = tempfile::tempdir().unwrap();
     let src = write(dir.path(), "roads.geojson", ROADS_GEOJSON);
     let gpkg = dir.path().join("roads.gpkg");
     let shp = dir.path().join("roads.shp");
+    let fgb = dir.path().join("roads.fgb");
     ogr2ogr(&[
         "-f",
         "GPKG",
@@ -168,6 +169,12 @@ fn geopackage_and_shapefile_written_by_gdal_are_read_back() {
         shp.to_str().unwrap(),
         src.to_str().unwrap(),
     ]);
+    ogr2ogr(&[
+        "-f",
+        "FlatGeobuf",
+        fgb.to_str().unwrap(),
+        src.to_str().unwrap(),
+    ]);
     let sset = write(dir.path(), "settlements.geojson", SETTLEMENTS_GEOJSON);
     ogr2ogr(&[
         "-f",
@@ -179,7 +186,7 @@ fn geopackage_and_shapefile_written_by_gdal_are_read_back() {
         "places",
     ]);
 
-    for (path, layer) in [(&gpkg, Some("roads")), (&shp, None)] {
+    for (path, layer) in [(&gpkg, Some("roads")), (&shp, None), (&fgb, None)] {
         let sources = Sources {
             roads: Some(LayerSource {
                 path: path.clone(),
@@ -192,11 +199,12 @@ fn geopackage_and_shapefile_written_by_gdal_are_read_back() {
             .load(dir.path())
             .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         assert_eq!(ds.roads.len(), 3, "{}", path.display());
-        assert_eq!(ds.roads[0].id, "m39a");
-        assert_eq!(ds.roads[0].refs, vec!["M39", "E40"]);
-        assert!(ds.roads[0].international);
-        assert_eq!(ds.roads[0].geometry.0[1].x, 68.7842);
-        assert_eq!(ds.roads[2].id, "local#1");
+        // FlatGeobuf's spatial index reorders features, so look roads up by id.
+        let m39 = ds.roads.iter().find(|r| r.id == "m39a").unwrap();
+        assert_eq!(m39.refs, vec!["M39", "E40"]);
+        assert!(m39.international);
+        assert_eq!(m39.geometry.0[1].x, 68.7842);
+        assert!(ds.roads.iter().any(|r| r.id == "local#1"));
     }
     let sources = Sources {
         settlements: Some(LayerSource {
@@ -420,4 +428,108 @@ fn embedded_uzbekistan_dataset_loads() {
     assert!(!ds.sites.is_empty() && !ds.fixed_nodes.is_empty());
     assert!(ds.dem.is_some());
     assert!(geodata::embedded::UZBEKISTAN_ATTRIBUTION.contains("GeoNames"));
+}
+
+#[test]
+fn sources_from_a_toml_config() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "places.csv",
+        "code,title,x,y,residents\np1,One,69.2,41.3,500\n",
+    );
+    let cfg = r#"
+        name = "test area"
+        synthetic_layers = ["sites"]
+
+        [settlements]
+        path = "places.csv"
+        [settlements.mapping]
+        id = "code"
+        name = "title"
+        lon = "x"
+        lat = "y"
+        population = "residents"
+    "#;
+    let sources: Sources = toml::from_str(cfg).unwrap();
+    let ds = sources.load(dir.path()).unwrap();
+    assert_eq!(ds.name, "test area");
+    assert_eq!(ds.settlements[0].id, "p1");
+    assert_eq!(ds.settlements[0].name, "One");
+    assert_eq!(ds.settlements[0].population, 500);
+    assert!(ds.is_synthetic("sites"));
+    let e = toml::from_str::<Sources>(
+        "[settlements]\npath = \"a.csv\"\n[settlements.mapping]\npopulaton = \"x\"\n",
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("unknown field `populaton`"), "{e}");
+}
+
+#[test]
+fn settlement_polygons_use_their_centroid_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "towns.geojson",
+        r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"id":"t","population":100},"geometry":{"type":"Polygon","coordinates":[[[69,41],[69.2,41],[69.2,41.2],[69,41.2],[69,41]]]}}]}"#,
+    );
+    let ds = Sources {
+        settlements: Some(LayerSource::new("towns.geojson")),
+        ..Default::default()
+    }
+    .load(dir.path())
+    .unwrap();
+    assert!(
+        (ds.settlements[0].lon - 69.1).abs() < 1e-9 && (ds.settlements[0].lat - 41.1).abs() < 1e-9
+    );
+    let w: Vec<String> = ds.warnings.iter().map(ToString::to_string).collect();
+    assert!(
+        w.iter()
+            .any(|w| w.contains("towns.geojson: 1 settlement polygon(s) placed at their centroid")),
+        "{w:?}"
+    );
+}
+
+#[test]
+fn shapefile_without_crs_is_read_as_wgs84_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = write(dir.path(), "s.geojson", SETTLEMENTS_GEOJSON);
+    let shp = dir.path().join("s.shp");
+    ogr2ogr(&[
+        "-f",
+        "ESRI Shapefile",
+        shp.to_str().unwrap(),
+        src.to_str().unwrap(),
+    ]);
+    std::fs::remove_file(dir.path().join("s.prj")).unwrap();
+    let ds = Sources {
+        settlements: Some(LayerSource::new("s.shp")),
+        ..Default::default()
+    }
+    .load(dir.path())
+    .unwrap();
+    assert_eq!(ds.settlements[0].lon, 69.2163);
+    let w: Vec<String> = ds.warnings.iter().map(ToString::to_string).collect();
+    assert!(w.iter().any(|w| w.contains("s.shp: layer declares no coordinate reference system; coordinates are taken as WGS84 lon/lat — if they are not, add the CRS")), "{w:?}");
+}
+
+#[test]
+fn summary_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "roads.geojson", ROADS_GEOJSON);
+    write(dir.path(), "settlements.geojson", SETTLEMENTS_GEOJSON);
+    let ds = Sources {
+        roads: Some(LayerSource::new("roads.geojson")),
+        settlements: Some(LayerSource::new("settlements.geojson")),
+        ..Default::default()
+    }
+    .load(dir.path())
+    .unwrap();
+    let s = ds.summary();
+    assert_eq!(s.settlements, 2);
+    assert_eq!(s.population, 2_571_668 + 546_303);
+    assert!((s.routes["M39"] - s.international_road_km).abs() < 1e-9);
+    assert!(s.road_km > s.international_road_km);
+    let json = serde_json::to_value(&s).unwrap();
+    assert_eq!(json["population"], 3_117_971);
 }

@@ -446,7 +446,10 @@ fn dem_coverage_is_checked_when_loading_with_a_dem_file() {
         .load_validated(dir.path(), true)
         .unwrap_err()
         .to_string();
-    assert_has(&e, "s.csv: item 1 (id \"b\"): field \"geometry\": settlement at (75, 41.5) lies outside the DEM");
+    assert_has(
+        &e,
+        "s.csv: line 3: field \"geometry\": settlement at (75, 41.5) lies outside the DEM",
+    );
     let ds = sources.load(dir.path()).unwrap();
     assert!(ds.dem.is_some());
 }
@@ -519,4 +522,27 @@ fn embedded_dataset_validates_against_its_dem() {
     if let Err(e) = geodata::validate(&ds, true) {
         panic!("{e}");
     }
+}
+
+#[test]
+fn validating_a_loaded_dataset_points_at_file_lines_and_does_not_repeat_warnings() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "s.csv",
+        &format!("{S_HEAD}a,A,69.5,41.5,0,\nb,B,69.6,41.5,10,\n"),
+    );
+    let ds = settlements("s.csv").load(dir.path()).unwrap();
+    assert_eq!(ds.warnings.len(), 1);
+    let w = geodata::validate(&ds, false).unwrap();
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert_eq!(w[0].location, Location::Line(2));
+    // An edit after loading is reported at the line the item came from.
+    let mut ds = ds;
+    ds.settlements[1].lat = 123.0;
+    let s = geodata::validate(&ds, false).unwrap_err().to_string();
+    assert_has(
+        &s,
+        "s.csv: line 3: field \"geometry\": latitude 123 is outside -90..90",
+    );
 }

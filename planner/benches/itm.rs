@@ -1,5 +1,6 @@
 //! ITM evaluation speed: point-to-point over 30 km profiles at 1 km and 90 m steps (and NTIA's
-//! real 28 km reference profile), through the raw function and the planner model, plus area mode.
+//! real 28 km reference profile), through the raw function and the planner model; the same
+//! including profile extraction from the embedded Uzbekistan DEM; and area mode.
 //! Single-threaded, so the reported elements/s are evaluations per second per core.
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -13,7 +14,7 @@ const PATH_M: f64 = 30_000.0;
 /// Deterministic hilly terrain (a few ridges plus seeded pseudo-random roughness), so runs are
 /// comparable.
 fn synthetic_profile(step_m: f64) -> Vec<f64> {
-    let n = (PATH_M / step_m).ceil() as usize;
+    let n = (PATH_M / step_m).round() as usize;
     let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
     (0..=n)
         .map(|i| {
@@ -79,6 +80,33 @@ fn bench_itm(c: &mut Criterion) {
                 b.iter(|| model.path_loss(black_box(&link)).expect("valid"))
             },
         );
+    }
+    group.finish();
+
+    // Profile extraction + ITM, as coverage does it: one reused buffer, bilinear DEM samples
+    // along the great circle (30 km east-west in the hills east of Tashkent).
+    let dem_path = concat!(env!("CARGO_MANIFEST_DIR"), "/../geodata/data/uz/dem.tif");
+    let dem = geodata::Dem::from_gdal(dem_path).expect("embedded DEM geodata/data/uz/dem.tif");
+    let (from, to) = ((69.6, 41.6), (69.96, 41.6));
+    let mut group = c.benchmark_group("itm_p2p_with_dem_profile");
+    group.throughput(Throughput::Elements(1));
+    for points in [31usize, 334] {
+        let mut buf = Vec::with_capacity(points);
+        group.bench_function(format!("30km_{points}pts"), |b| {
+            b.iter(|| {
+                let d = dem
+                    .profile_into(from, to, points, &mut buf)
+                    .expect("path inside the DEM");
+                let link = Link {
+                    freq_mhz: 900.0,
+                    distance_m: d,
+                    tx_height_m: 30.0,
+                    rx_height_m: 1.5,
+                    profile_m: Some(&buf),
+                };
+                model.path_loss(black_box(&link)).expect("valid")
+            })
+        });
     }
     group.finish();
 

@@ -26,11 +26,24 @@ impl SplitMix {
 
 /// Rolling terrain: a few sinusoidal ridges plus noise, 200–600 m.
 fn profile(rng: &mut SplitMix, n: usize) -> Vec<f64> {
-    let waves: Vec<(f64, f64, f64)> = (0..4).map(|_| (20.0 + 80.0 * rng.next_f64(), 1.0 + 6.0 * rng.next_f64(), 6.28 * rng.next_f64())).collect();
+    let waves: Vec<(f64, f64, f64)> = (0..4)
+        .map(|_| {
+            (
+                20.0 + 80.0 * rng.next_f64(),
+                1.0 + 6.0 * rng.next_f64(),
+                std::f64::consts::TAU * rng.next_f64(),
+            )
+        })
+        .collect();
     (0..n)
         .map(|i| {
             let t = i as f64 / n as f64;
-            400.0 + waves.iter().map(|(a, f, p)| a * (6.28 * f * t + p).sin()).sum::<f64>() + 5.0 * rng.next_f64()
+            400.0
+                + waves
+                    .iter()
+                    .map(|(a, f, p)| a * (std::f64::consts::TAU * f * t + p).sin())
+                    .sum::<f64>()
+                + 5.0 * rng.next_f64()
         })
         .collect()
 }
@@ -39,13 +52,24 @@ fn empirical(c: &mut Criterion) {
     let mut g = c.benchmark_group("propagation/empirical");
     let distances: Vec<f64> = (0..1000).map(|i| 1000.0 + 29.0 * i as f64).collect();
     g.throughput(Throughput::Elements(distances.len() as u64));
-    for (name, freq) in [("free_space", 900.0), ("hata_urban_small", 900.0), ("hata_open", 900.0), ("cost231_metropolitan", 1800.0)] {
+    for (name, freq) in [
+        ("free_space", 900.0),
+        ("hata_urban_small", 900.0),
+        ("hata_open", 900.0),
+        ("cost231_metropolitan", 1800.0),
+    ] {
         let model = build_model(&ModelConfig::from_name(name)).unwrap();
         g.bench_function(name, |b| {
             b.iter(|| {
                 let mut acc = 0.0;
                 for &d in &distances {
-                    let l = Link { freq_mhz: freq, distance_m: d, tx_height_m: 30.0, rx_height_m: 1.5, profile_m: None };
+                    let l = Link {
+                        freq_mhz: freq,
+                        distance_m: d,
+                        tx_height_m: 30.0,
+                        rx_height_m: 1.5,
+                        profile_m: None,
+                    };
                     acc += model.path_loss(black_box(&l)).unwrap().loss_db;
                 }
                 acc
@@ -61,19 +85,35 @@ fn terrain(c: &mut Criterion) {
     for (distance_m, n) in [(10_000.0, 334usize), (30_000.0, 1001)] {
         let profiles: Vec<Vec<f64>> = (0..64).map(|_| profile(&mut rng, n)).collect();
         g.throughput(Throughput::Elements(profiles.len() as u64));
-        for method in [DiffractionMethod::Deygout, DiffractionMethod::EpsteinPeterson] {
-            let cfg = ModelConfig { diffraction: method, ..ModelConfig::from_name("terrain") };
+        for method in [
+            DiffractionMethod::Deygout,
+            DiffractionMethod::EpsteinPeterson,
+        ] {
+            let cfg = ModelConfig {
+                diffraction: method,
+                ..ModelConfig::from_name("terrain")
+            };
             let model = build_model(&cfg).unwrap();
-            g.bench_with_input(BenchmarkId::new(method.as_str(), n), &profiles, |b, profiles| {
-                b.iter(|| {
-                    let mut acc = 0.0;
-                    for p in profiles {
-                        let l = Link { freq_mhz: 900.0, distance_m, tx_height_m: 30.0, rx_height_m: 1.5, profile_m: Some(p) };
-                        acc += model.path_loss(black_box(&l)).unwrap().loss_db;
-                    }
-                    acc
-                })
-            });
+            g.bench_with_input(
+                BenchmarkId::new(method.as_str(), n),
+                &profiles,
+                |b, profiles| {
+                    b.iter(|| {
+                        let mut acc = 0.0;
+                        for p in profiles {
+                            let l = Link {
+                                freq_mhz: 900.0,
+                                distance_m,
+                                tx_height_m: 30.0,
+                                rx_height_m: 1.5,
+                                profile_m: Some(p),
+                            };
+                            acc += model.path_loss(black_box(&l)).unwrap().loss_db;
+                        }
+                        acc
+                    })
+                },
+            );
         }
     }
     g.finish();

@@ -7,6 +7,7 @@ use anyhow::{bail, Context};
 use geodata::Dataset;
 use serde_json::{json, Value};
 
+use crate::budget::BudgetConfig;
 use crate::config::{AnalysisConfig, PlannerConfig};
 use crate::coverage::{self, CoverageResult, CoverageSettings, Engine, GridSpec, Targets};
 use crate::gaps::{self, Gaps};
@@ -27,44 +28,32 @@ pub fn model_from_config(table: Option<&toml::Value>, name_override: Option<&str
     build_model(&cfg).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
-/// Coverage settings from the `[budget]` table and the analysis settings.
-///
-/// `[budget]` keys: `threshold_dbm` and `offset_db`, tables keyed by technology (`2g` … `5g`);
-/// missing technologies keep the defaults (−104 / −105 / −110 / −110 dBm, offset 0 dB).
+/// Coverage settings from the `[budget]` table ([`BudgetConfig`]: thresholds per technology,
+/// reference-signal offsets, receiver height, gain and losses) and the analysis settings.
 pub fn budget_from_config(table: Option<&toml::Value>, a: &AnalysisConfig) -> anyhow::Result<CoverageSettings> {
-    #[derive(serde::Deserialize, Default)]
-    #[serde(deny_unknown_fields)]
-    struct Budget {
-        #[serde(default)]
-        threshold_dbm: std::collections::BTreeMap<String, f64>,
-        #[serde(default)]
-        offset_db: std::collections::BTreeMap<String, f64>,
-    }
-    let b: Budget = match table {
+    let b: BudgetConfig = match table {
         Some(t) => t.clone().try_into().context("invalid [budget] table")?,
-        None => Budget::default(),
+        None => BudgetConfig::default(),
     };
+    b.validate()?;
+    Ok(coverage_settings(&b, a))
+}
+
+/// Maps a link budget and analysis settings onto the coverage engine's settings.
+pub fn coverage_settings(b: &BudgetConfig, a: &AnalysisConfig) -> CoverageSettings {
     let mut s = CoverageSettings {
-        rx_height_m: a.rx_height_m,
+        rx_height_m: b.rx_height_m,
         max_range_cap_m: a.max_range_m,
         profile_step_m: a.profile_step_m,
         outside_dem: a.outside_dem,
         ..CoverageSettings::default()
     };
-    let mut problems = Vec::new();
-    for (field, map, target) in [("threshold_dbm", &b.threshold_dbm, &mut s.threshold_dbm), ("offset_db", &b.offset_db, &mut s.offset_db)] {
-        for (k, v) in map {
-            match geodata::Technology::parse(k) {
-                Some(t) if v.is_finite() => target[coverage::tech_index(t)] = *v,
-                Some(_) => problems.push(format!("budget.{field}.{k} = {v} must be a finite number")),
-                None => problems.push(format!("budget.{field}: unknown technology `{k}`; use 2g, 3g, 4g or 5g")),
-            }
-        }
+    for t in geodata::Technology::ALL {
+        let i = coverage::tech_index(t);
+        s.threshold_dbm[i] = b.threshold_dbm(t);
+        s.offset_db[i] = b.reference_signal_offset_db(t) + b.rx_antenna_gain_dbi - b.rx_losses_db;
     }
-    if !problems.is_empty() {
-        bail!("{}", problems.join("; "));
-    }
-    Ok(s)
+    s
 }
 
 /// Loads the dataset named by the config's inputs (the embedded default when none is given).

@@ -25,7 +25,11 @@ use thiserror::Error;
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum AntennaError {
     #[error("antenna {field} = {value} is invalid: {reason}")]
-    Invalid { field: &'static str, value: f64, reason: &'static str },
+    Invalid {
+        field: &'static str,
+        value: f64,
+        reason: &'static str,
+    },
 }
 
 /// A sector (or omni) antenna pattern.
@@ -48,15 +52,46 @@ pub struct AntennaPattern {
 impl AntennaPattern {
     /// 0 dB everywhere.
     pub fn omni() -> Self {
-        AntennaPattern { azimuth_deg: None, beamwidth_deg: 360.0, tilt_deg: 0.0, vertical_beamwidth_deg: 10.0, max_attenuation_db: 25.0, side_lobe_v_db: 20.0 }
+        AntennaPattern {
+            azimuth_deg: None,
+            beamwidth_deg: 360.0,
+            tilt_deg: 0.0,
+            vertical_beamwidth_deg: 10.0,
+            max_attenuation_db: 25.0,
+            side_lobe_v_db: 20.0,
+        }
     }
 
     /// A 3GPP sector with the default vertical pattern.
-    pub fn sector(azimuth_deg: f64, beamwidth_deg: f64, tilt_deg: f64) -> Result<Self, AntennaError> {
-        check(azimuth_deg.is_finite(), "azimuth_deg", azimuth_deg, "must be a finite bearing in degrees clockwise from north")?;
-        check(beamwidth_deg.is_finite() && beamwidth_deg > 0.0 && beamwidth_deg <= 360.0, "beamwidth_deg", beamwidth_deg, "must be in (0, 360] degrees")?;
-        check(tilt_deg.is_finite() && (-90.0..=90.0).contains(&tilt_deg), "tilt_deg", tilt_deg, "must be in [-90, 90] degrees (positive = down)")?;
-        Ok(AntennaPattern { azimuth_deg: Some(azimuth_deg.rem_euclid(360.0)), beamwidth_deg, tilt_deg, ..Self::omni() })
+    pub fn sector(
+        azimuth_deg: f64,
+        beamwidth_deg: f64,
+        tilt_deg: f64,
+    ) -> Result<Self, AntennaError> {
+        check(
+            azimuth_deg.is_finite(),
+            "azimuth_deg",
+            azimuth_deg,
+            "must be a finite bearing in degrees clockwise from north",
+        )?;
+        check(
+            beamwidth_deg.is_finite() && beamwidth_deg > 0.0 && beamwidth_deg <= 360.0,
+            "beamwidth_deg",
+            beamwidth_deg,
+            "must be in (0, 360] degrees",
+        )?;
+        check(
+            tilt_deg.is_finite() && (-90.0..=90.0).contains(&tilt_deg),
+            "tilt_deg",
+            tilt_deg,
+            "must be in [-90, 90] degrees (positive = down)",
+        )?;
+        Ok(AntennaPattern {
+            azimuth_deg: Some(azimuth_deg.rem_euclid(360.0)),
+            beamwidth_deg,
+            tilt_deg,
+            ..Self::omni()
+        })
     }
 
     /// Pattern of a cell: a sector when both azimuth and beamwidth are given, omni otherwise;
@@ -97,15 +132,25 @@ impl AntennaPattern {
         if self.azimuth_deg.is_none() {
             return 0.0;
         }
-        -(-(self.horizontal_db(bearing_deg) + self.vertical_db(elevation_deg))).min(self.max_attenuation_db)
+        -(-(self.horizontal_db(bearing_deg) + self.vertical_db(elevation_deg)))
+            .min(self.max_attenuation_db)
     }
 }
 
-fn check(ok: bool, field: &'static str, value: f64, reason: &'static str) -> Result<(), AntennaError> {
+fn check(
+    ok: bool,
+    field: &'static str,
+    value: f64,
+    reason: &'static str,
+) -> Result<(), AntennaError> {
     if ok {
         Ok(())
     } else {
-        Err(AntennaError::Invalid { field, value, reason })
+        Err(AntennaError::Invalid {
+            field,
+            value,
+            reason,
+        })
     }
 }
 
@@ -130,7 +175,9 @@ pub fn initial_bearing_deg(from: (f64, f64), to: (f64, f64)) -> f64 {
 #[inline]
 pub fn elevation_angle_deg(tx_top_m: f64, rx_top_m: f64, distance_m: f64, k_factor: f64) -> f64 {
     let d = distance_m.max(1e-3);
-    ((rx_top_m - tx_top_m) / d - d / (2.0 * k_factor * EARTH_RADIUS_M)).atan().to_degrees()
+    ((rx_top_m - tx_top_m) / d - d / (2.0 * k_factor * EARTH_RADIUS_M))
+        .atan()
+        .to_degrees()
 }
 
 #[cfg(test)]
@@ -183,7 +230,10 @@ mod tests {
         assert_eq!(s.tilt_deg, 4.0);
         cell.beamwidth_deg = Some(0.0);
         let e = AntennaPattern::from_cell(&cell).unwrap_err();
-        assert_eq!(e.to_string(), "antenna beamwidth_deg = 0 is invalid: must be in (0, 360] degrees");
+        assert_eq!(
+            e.to_string(),
+            "antenna beamwidth_deg = 0 is invalid: must be in (0, 360] degrees"
+        );
         let e = AntennaPattern::sector(0.0, 65.0, 95.0).unwrap_err();
         assert!(e.to_string().contains("tilt_deg = 95"), "{e}");
     }
@@ -197,7 +247,9 @@ mod tests {
         assert!((initial_bearing_deg((179.5, 0.0), (-179.5, 0.0)) - 90.0).abs() < 1e-9);
         // Flat-earth angle minus curvature: 30 m mast to 1.5 m handset at 3 km.
         let e = elevation_angle_deg(130.0, 101.5, 3000.0, 4.0 / 3.0);
-        let expected = ((101.5 - 130.0) / 3000.0 - 3000.0 / (2.0 * 4.0 / 3.0 * EARTH_RADIUS_M)).atan().to_degrees();
+        let expected = ((101.5 - 130.0) / 3000.0 - 3000.0 / (2.0 * 4.0 / 3.0 * EARTH_RADIUS_M))
+            .atan()
+            .to_degrees();
         assert!((e - expected).abs() < 1e-12);
         assert!((e + 0.5544).abs() < 0.01, "{e}");
         // Equal heights far away: the target sinks below the horizontal plane.

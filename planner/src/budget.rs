@@ -48,7 +48,12 @@ impl<T: Copy> PerTechnology<T> {
 }
 
 /// Coverage thresholds in dBm (RxLev, RSCP, RSRP, RSRP).
-pub const DEFAULT_THRESHOLDS_DBM: PerTechnology<f64> = PerTechnology { g2: -104.0, g3: -105.0, g4: -110.0, g5: -110.0 };
+pub const DEFAULT_THRESHOLDS_DBM: PerTechnology<f64> = PerTechnology {
+    g2: -104.0,
+    g3: -105.0,
+    g4: -110.0,
+    g5: -110.0,
+};
 
 /// Link budget settings; every field has a default, unknown keys are rejected.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -124,24 +129,44 @@ impl BudgetConfig {
             }
         }
         if !(self.strong_margin_db.is_finite() && self.strong_margin_db >= 0.0) {
-            p.push(format!("strong_margin_db = {}: must be a finite number of dB ≥ 0 (default 10)", self.strong_margin_db));
+            p.push(format!(
+                "strong_margin_db = {}: must be a finite number of dB ≥ 0 (default 10)",
+                self.strong_margin_db
+            ));
         }
         if !(self.rx_height_m.is_finite() && self.rx_height_m > 0.0 && self.rx_height_m <= 1000.0) {
-            p.push(format!("rx_height_m = {}: must be in (0, 1000] metres above ground (default 1.5)", self.rx_height_m));
+            p.push(format!(
+                "rx_height_m = {}: must be in (0, 1000] metres above ground (default 1.5)",
+                self.rx_height_m
+            ));
         }
         if !(self.rx_antenna_gain_dbi.is_finite() && self.rx_antenna_gain_dbi.abs() <= 50.0) {
-            p.push(format!("rx_antenna_gain_dbi = {}: must be within ±50 dBi (default 0)", self.rx_antenna_gain_dbi));
+            p.push(format!(
+                "rx_antenna_gain_dbi = {}: must be within ±50 dBi (default 0)",
+                self.rx_antenna_gain_dbi
+            ));
         }
         if !(self.rx_losses_db.is_finite() && self.rx_losses_db >= 0.0) {
-            p.push(format!("rx_losses_db = {}: must be a finite number of dB ≥ 0 (default 0)", self.rx_losses_db));
+            p.push(format!(
+                "rx_losses_db = {}: must be a finite number of dB ≥ 0 (default 0)",
+                self.rx_losses_db
+            ));
         }
         if !(1..=110).contains(&self.lte_n_rb) {
-            p.push(format!("lte_n_rb = {}: must be 1–110 resource blocks (50 = 10 MHz, 100 = 20 MHz)", self.lte_n_rb));
+            p.push(format!(
+                "lte_n_rb = {}: must be 1–110 resource blocks (50 = 10 MHz, 100 = 20 MHz)",
+                self.lte_n_rb
+            ));
         }
         if !(1..=275).contains(&self.nr_n_rb) {
-            p.push(format!("nr_n_rb = {}: must be 1–275 resource blocks (273 = 100 MHz at 30 kHz)", self.nr_n_rb));
+            p.push(format!(
+                "nr_n_rb = {}: must be 1–275 resource blocks (273 = 100 MHz at 30 kHz)",
+                self.nr_n_rb
+            ));
         }
-        if !(self.umts_cpich_fraction_db.is_finite() && (-30.0..=0.0).contains(&self.umts_cpich_fraction_db)) {
+        if !(self.umts_cpich_fraction_db.is_finite()
+            && (-30.0..=0.0).contains(&self.umts_cpich_fraction_db))
+        {
             p.push(format!("umts_cpich_fraction_db = {}: must be between -30 and 0 dB (default -10 = 10 % of carrier power)", self.umts_cpich_fraction_db));
         }
         if p.is_empty() {
@@ -176,8 +201,16 @@ impl BudgetConfig {
     /// assert!((rsrp + 97.78).abs() < 0.01);
     /// ```
     #[inline]
-    pub fn received_dbm(&self, tech: Technology, eirp_dbm: f64, pattern_gain_db: f64, path_loss_db: f64) -> f64 {
-        eirp_dbm + pattern_gain_db + self.reference_signal_offset_db(tech) - path_loss_db + self.rx_antenna_gain_dbi - self.rx_losses_db
+    pub fn received_dbm(
+        &self,
+        tech: Technology,
+        eirp_dbm: f64,
+        pattern_gain_db: f64,
+        path_loss_db: f64,
+    ) -> f64 {
+        eirp_dbm + pattern_gain_db + self.reference_signal_offset_db(tech) - path_loss_db
+            + self.rx_antenna_gain_dbi
+            - self.rx_losses_db
     }
 
     /// Coverage threshold for a technology, dBm.
@@ -201,7 +234,9 @@ impl BudgetConfig {
     /// Largest path loss (dB) at which a cell still reaches the threshold at boresight: the loss
     /// budget coverage uses to bound the search range.
     pub fn max_path_loss_db(&self, tech: Technology, eirp_dbm: f64) -> f64 {
-        eirp_dbm + self.reference_signal_offset_db(tech) + self.rx_antenna_gain_dbi - self.rx_losses_db - self.threshold_dbm(tech)
+        eirp_dbm + self.reference_signal_offset_db(tech) + self.rx_antenna_gain_dbi
+            - self.rx_losses_db
+            - self.threshold_dbm(tech)
     }
 }
 
@@ -241,26 +276,39 @@ mod tests {
         let l = b.max_path_loss_db(Technology::G4, 60.0);
         assert!((b.received_dbm(Technology::G4, 60.0, 0.0, l) - (-110.0)).abs() < 1e-9);
         // Receiver gain and losses enter with their signs.
-        let c = BudgetConfig { rx_antenna_gain_dbi: 2.0, rx_losses_db: 3.0, ..BudgetConfig::default() };
+        let c = BudgetConfig {
+            rx_antenna_gain_dbi: 2.0,
+            rx_losses_db: 3.0,
+            ..BudgetConfig::default()
+        };
         assert_eq!(c.received_dbm(Technology::G2, 58.0, 0.0, 150.0), -93.0);
     }
 
     #[test]
     fn toml_parsing_is_strict_with_defaults() {
-        let b: BudgetConfig = toml::from_str("strong_margin_db = 6\n[thresholds_dbm]\n2g = -100\n3g = -102\n4g = -115\n5g = -112\n").unwrap();
+        let b: BudgetConfig = toml::from_str(
+            "strong_margin_db = 6\n[thresholds_dbm]\n2g = -100\n3g = -102\n4g = -115\n5g = -112\n",
+        )
+        .unwrap();
         assert_eq!(b.strong_margin_db, 6.0);
         assert_eq!(b.thresholds_dbm.g4, -115.0);
         assert_eq!(b.rx_height_m, 1.5);
         let e = toml::from_str::<BudgetConfig>("rx_heigth_m = 2\n").unwrap_err();
         assert!(e.to_string().contains("unknown field `rx_heigth_m`"), "{e}");
-        let e = toml::from_str::<BudgetConfig>("[thresholds_dbm]\n2g = -100\n6g = -1\n").unwrap_err();
+        let e =
+            toml::from_str::<BudgetConfig>("[thresholds_dbm]\n2g = -100\n6g = -1\n").unwrap_err();
         assert!(e.to_string().contains("unknown field `6g`"), "{e}");
     }
 
     #[test]
     fn validate_reports_every_problem() {
         let b = BudgetConfig {
-            thresholds_dbm: PerTechnology { g2: -104.0, g3: f64::NAN, g4: 10.0, g5: -110.0 },
+            thresholds_dbm: PerTechnology {
+                g2: -104.0,
+                g3: f64::NAN,
+                g4: 10.0,
+                g5: -110.0,
+            },
             strong_margin_db: -1.0,
             rx_height_m: 0.0,
             rx_antenna_gain_dbi: 0.0,
@@ -272,7 +320,10 @@ mod tests {
         let e = b.validate().unwrap_err();
         assert_eq!(e.problems.len(), 8, "{e}");
         let s = e.to_string();
-        assert!(s.starts_with("invalid link budget config (8 problem(s)):"), "{s}");
+        assert!(
+            s.starts_with("invalid link budget config (8 problem(s)):"),
+            "{s}"
+        );
         for needle in [
             "thresholds_dbm.3g = NaN",
             "thresholds_dbm.4g = 10",

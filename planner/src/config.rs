@@ -9,11 +9,12 @@
 //! [model]                        # propagation model, see `planner analyze --help`
 //! name = "free_space"
 //!
-//! [budget]                       # link budget: thresholds per technology, …
+//! [budget]                       # link budget (planner::budget::BudgetConfig)
+//! thresholds_dbm = { 2g = -104.0, 3g = -105.0, 4g = -110.0, 5g = -110.0 }
+//! rx_height_m = 1.5
 //!
 //! [analysis]
 //! road_step_m = 250.0
-//! rx_height_m = 1.5
 //!
 //! [outputs]
 //! dir = "out"
@@ -64,8 +65,6 @@ pub struct InputsConfig {
 pub struct AnalysisConfig {
     /// Spacing of road sample points, metres (each piece is judged at its midpoint).
     pub road_step_m: f64,
-    /// Handset antenna height above ground, metres.
-    pub rx_height_m: f64,
     /// Upper bound on any site's useful range, metres.
     pub max_range_m: f64,
     /// Terrain-profile sample spacing, metres (default: the DEM cell size).
@@ -82,7 +81,6 @@ impl Default for AnalysisConfig {
     fn default() -> Self {
         AnalysisConfig {
             road_step_m: 250.0,
-            rx_height_m: 1.5,
             max_range_m: 60_000.0,
             profile_step_m: None,
             outside_dem: OutsideDem::Error,
@@ -177,9 +175,6 @@ impl PlannerConfig {
         if !(a.road_step_m.is_finite() && a.road_step_m >= 1.0 && a.road_step_m <= 1000.0) {
             p.push(format!("analysis.road_step_m = {} must be between 1 and 1000 metres (default 250)", a.road_step_m));
         }
-        if !(a.rx_height_m.is_finite() && a.rx_height_m > 0.0 && a.rx_height_m <= 100.0) {
-            p.push(format!("analysis.rx_height_m = {} must be above 0 and at most 100 metres (handset: 1.5)", a.rx_height_m));
-        }
         if !(a.max_range_m.is_finite() && a.max_range_m > 0.0 && a.max_range_m <= 500_000.0) {
             p.push(format!("analysis.max_range_m = {} must be above 0 and at most 500000 metres", a.max_range_m));
         }
@@ -244,16 +239,16 @@ mod tests {
     #[test]
     fn all_problems_are_reported_at_once() {
         let p = problems(
-            "[inputs]\nembedded = \"atlantis\"\n[analysis]\nroad_step_m = 0\nrx_height_m = -1\nmax_range_m = 1e9\nthreads = 0\n\
+            "[inputs]\nembedded = \"atlantis\"\n[budget]\nrx_height_m = -1\n[analysis]\nroad_step_m = 0\nmax_range_m = 1e9\nthreads = 0\n\
              [outputs]\ncoverage_tiff = true\n",
         );
         assert_eq!(p.len(), 6, "{p:#?}");
         assert!(p[0].contains("inputs.embedded = \"atlantis\" is not an embedded dataset; choose one of: uzbekistan"));
         assert!(p[1].contains("analysis.road_step_m = 0 must be between 1 and 1000 metres"));
-        assert!(p[2].contains("analysis.rx_height_m = -1 must be above 0"));
-        assert!(p[3].contains("analysis.max_range_m = 1000000000 must be above 0 and at most 500000 metres"));
-        assert!(p[4].contains("analysis.threads = 0"));
-        assert!(p[5].contains("outputs.coverage_tiff = true needs an [analysis.grid] table"));
+        assert!(p[2].contains("analysis.max_range_m = 1000000000 must be above 0 and at most 500000 metres"));
+        assert!(p[3].contains("analysis.threads = 0"));
+        assert!(p[4].contains("outputs.coverage_tiff = true needs an [analysis.grid] table"));
+        assert!(p[5].starts_with("budget: ") && p[5].contains("rx_height_m = -1: must be in (0, 1000] metres"), "{}", p[5]);
     }
 
     #[test]

@@ -343,7 +343,8 @@ pub fn analyze(ds: &Dataset, targets: &Targets, cov: &CoverageResult) -> Gaps {
     }
     let mi = &services.iter().find(|(s, _)| *s == Service::MobileInternet).expect("all services").1;
     let without = round(mi.international_road_km - mi.international_road_km_covered, 3);
-    let p = pct(without, mi.international_road_km);
+    // Same figure as the summary's uncovered share (computed before rounding the km values).
+    let p = mi.international_road_km_uncovered_pct;
     let headline = Headline {
         text: format!(
             "{p:.1} % of international highway km has no mobile Internet ({without:.1} of {:.1} km)",

@@ -12,3 +12,4 @@ pub mod coverage;
 pub mod gaps;
 pub mod output;
 pub mod summary;
+pub mod synth;

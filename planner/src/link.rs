@@ -15,7 +15,10 @@ use crate::antenna::{elevation_angle_deg, initial_bearing_deg};
 use crate::budget::{BudgetConfig, SignalClass};
 use crate::propagation::diffraction::{DiffractionEdge, DiffractionMethod};
 use crate::propagation::terrain::{Obstruction, TerrainModel, DEFAULT_K_FACTOR};
-use crate::propagation::{build_model, DiffractionConfig, FreeSpace, Link, ModelConfig, ModelWarning, PropagationMode, PropagationModel};
+use crate::propagation::{
+    build_model, DiffractionConfig, FreeSpace, Link, ModelConfig, ModelWarning, PropagationMode,
+    PropagationModel,
+};
 use ::geo::Distance as _;
 use anyhow::{anyhow, bail, Context};
 use geodata::Technology;
@@ -38,12 +41,20 @@ pub struct LatLon {
 pub fn parse_lat_lon(s: &str) -> Result<LatLon, String> {
     let parts: Vec<&str> = s.split(',').map(str::trim).collect();
     if parts.len() != 2 {
-        return Err(format!("`{s}` is not LAT,LON (two decimal degrees separated by a comma, e.g. 41.31,69.28)"));
+        return Err(format!(
+            "`{s}` is not LAT,LON (two decimal degrees separated by a comma, e.g. 41.31,69.28)"
+        ));
     }
-    let lat: f64 = parts[0].parse().map_err(|_| format!("latitude `{}` is not a number", parts[0]))?;
-    let lon: f64 = parts[1].parse().map_err(|_| format!("longitude `{}` is not a number", parts[1]))?;
+    let lat: f64 = parts[0]
+        .parse()
+        .map_err(|_| format!("latitude `{}` is not a number", parts[0]))?;
+    let lon: f64 = parts[1]
+        .parse()
+        .map_err(|_| format!("longitude `{}` is not a number", parts[1]))?;
     if !(lat.is_finite() && (-90.0..=90.0).contains(&lat)) {
-        return Err(format!("latitude {lat} is outside -90..90 (is the order LAT,LON?)"));
+        return Err(format!(
+            "latitude {lat} is outside -90..90 (is the order LAT,LON?)"
+        ));
     }
     if !(lon.is_finite() && (-180.0..=180.0).contains(&lon)) {
         return Err(format!("longitude {lon} is outside -180..180"));
@@ -129,31 +140,55 @@ pub struct ProfileCsv {
 #[derive(Debug, Error)]
 pub enum ProfileCsvError {
     #[error("cannot read terrain profile {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("terrain profile {path} is invalid:\n  {}", problems.join("\n  "))]
-    Invalid { path: PathBuf, problems: Vec<String> },
+    Invalid {
+        path: PathBuf,
+        problems: Vec<String>,
+    },
 }
 
 /// Reads a `distance_m,elevation_m` profile CSV (`#` comments allowed).
 pub fn read_profile_csv(path: &Path) -> Result<ProfileCsv, ProfileCsvError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ProfileCsvError::Io { path: path.to_path_buf(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| ProfileCsvError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     parse_profile_csv(&text, path)
 }
 
 /// Parses profile CSV text; `path` is only used in messages.
 pub fn parse_profile_csv(text: &str, path: &Path) -> Result<ProfileCsv, ProfileCsvError> {
-    let invalid = |problems: Vec<String>| ProfileCsvError::Invalid { path: path.to_path_buf(), problems };
-    let mut rdr = csv::ReaderBuilder::new().trim(csv::Trim::All).comment(Some(b'#')).flexible(true).from_reader(text.as_bytes());
-    let headers = rdr.headers().map_err(|e| invalid(vec![format!("header: {e}")]))?.clone();
+    let invalid = |problems: Vec<String>| ProfileCsvError::Invalid {
+        path: path.to_path_buf(),
+        problems,
+    };
+    let mut rdr = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .comment(Some(b'#'))
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let headers = rdr
+        .headers()
+        .map_err(|e| invalid(vec![format!("header: {e}")]))?
+        .clone();
     let col = |name: &str| headers.iter().position(|h| h == name);
     let mut problems = Vec::new();
     for h in headers.iter() {
         if h != "distance_m" && h != "elevation_m" {
-            problems.push(format!("line 1: unknown column `{h}`; the header must be distance_m,elevation_m"));
+            problems.push(format!(
+                "line 1: unknown column `{h}`; the header must be distance_m,elevation_m"
+            ));
         }
     }
     let (Some(di), Some(ei)) = (col("distance_m"), col("elevation_m")) else {
-        problems.push(format!("line 1: header is `{}`; it must name the columns distance_m and elevation_m", headers.iter().collect::<Vec<_>>().join(",")));
+        problems.push(format!(
+            "line 1: header is `{}`; it must name the columns distance_m and elevation_m",
+            headers.iter().collect::<Vec<_>>().join(",")
+        ));
         return Err(invalid(problems));
     };
     let mut dist = Vec::new();
@@ -171,7 +206,11 @@ pub fn parse_profile_csv(text: &str, path: &Path) -> Result<ProfileCsv, ProfileC
         };
         let line = rec.position().map_or(0, |p| p.line());
         if rec.len() != headers.len() {
-            problems.push(format!("line {line}: {} fields, expected {} (distance_m,elevation_m)", rec.len(), headers.len()));
+            problems.push(format!(
+                "line {line}: {} fields, expected {} (distance_m,elevation_m)",
+                rec.len(),
+                headers.len()
+            ));
             continue;
         }
         let num = |idx: usize, field: &str, problems: &mut Vec<String>| -> Option<f64> {
@@ -179,7 +218,9 @@ pub fn parse_profile_csv(text: &str, path: &Path) -> Result<ProfileCsv, ProfileC
             match raw.parse::<f64>() {
                 Ok(v) if v.is_finite() => Some(v),
                 _ => {
-                    problems.push(format!("line {line}, field {field}: `{raw}` is not a finite number"));
+                    problems.push(format!(
+                        "line {line}, field {field}: `{raw}` is not a finite number"
+                    ));
                     None
                 }
             }
@@ -214,7 +255,10 @@ pub fn parse_profile_csv(text: &str, path: &Path) -> Result<ProfileCsv, ProfileC
         }
     }
     if problems.is_empty() && dist.len() < 2 {
-        problems.push(format!("{} data row(s); a profile needs at least 2 (transmitter and receiver)", dist.len()));
+        problems.push(format!(
+            "{} data row(s); a profile needs at least 2 (transmitter and receiver)",
+            dist.len()
+        ));
     }
     if !problems.is_empty() {
         return Err(invalid(problems));
@@ -222,11 +266,21 @@ pub fn parse_profile_csv(text: &str, path: &Path) -> Result<ProfileCsv, ProfileC
     let total = *dist.last().expect("≥ 2 rows");
     let n = dist.len();
     let uniform_step = total / (n - 1) as f64;
-    let uniform = dist.iter().enumerate().all(|(i, &d)| (d - i as f64 * uniform_step).abs() <= 1e-6 * total.max(1.0));
+    let uniform = dist
+        .iter()
+        .enumerate()
+        .all(|(i, &d)| (d - i as f64 * uniform_step).abs() <= 1e-6 * total.max(1.0));
     if uniform {
-        return Ok(ProfileCsv { distance_m: total, elevations_m: elev, resampled: false });
+        return Ok(ProfileCsv {
+            distance_m: total,
+            elevations_m: elev,
+            resampled: false,
+        });
     }
-    let min_step = dist.windows(2).map(|w| w[1] - w[0]).fold(f64::INFINITY, f64::min);
+    let min_step = dist
+        .windows(2)
+        .map(|w| w[1] - w[0])
+        .fold(f64::INFINITY, f64::min);
     let intervals = ((total / min_step).ceil() as usize).clamp(1, MAX_PROFILE_SAMPLES - 1);
     let step = total / intervals as f64;
     let mut out = Vec::with_capacity(intervals + 1);
@@ -239,7 +293,11 @@ pub fn parse_profile_csv(text: &str, path: &Path) -> Result<ProfileCsv, ProfileC
         let t = ((x - dist[j]) / (dist[j + 1] - dist[j])).clamp(0.0, 1.0);
         out.push(elev[j] + t * (elev[j + 1] - elev[j]));
     }
-    Ok(ProfileCsv { distance_m: total, elevations_m: out, resampled: true })
+    Ok(ProfileCsv {
+        distance_m: total,
+        elevations_m: out,
+        resampled: true,
+    })
 }
 
 /// One technology's received level for a model.
@@ -311,7 +369,15 @@ pub struct LinkReport {
 pub fn default_models(freq_mhz: f64, has_terrain: bool) -> Vec<String> {
     let mut m = vec!["free_space".to_string()];
     if freq_mhz <= 1500.0 {
-        m.extend(["hata_urban_large", "hata_urban_small", "hata_suburban", "hata_open"].map(String::from));
+        m.extend(
+            [
+                "hata_urban_large",
+                "hata_urban_small",
+                "hata_suburban",
+                "hata_open",
+            ]
+            .map(String::from),
+        );
     } else {
         m.extend(["cost231_medium_city", "cost231_metropolitan"].map(String::from));
     }
@@ -338,29 +404,48 @@ pub fn run(args: &LinkArgs, dem: Option<&geodata::Dem>) -> anyhow::Result<LinkRe
 }
 
 /// Computes the report with a given link budget (thresholds, margins, N_RB …).
-pub fn run_with_budget(args: &LinkArgs, dem: Option<&geodata::Dem>, budget: &BudgetConfig) -> anyhow::Result<LinkReport> {
+pub fn run_with_budget(
+    args: &LinkArgs,
+    dem: Option<&geodata::Dem>,
+    budget: &BudgetConfig,
+) -> anyhow::Result<LinkReport> {
     budget.validate()?;
     let mut problems = Vec::new();
     if !(args.freq_mhz.is_finite() && args.freq_mhz > 0.0) {
-        problems.push(format!("--freq-mhz {}: must be a frequency > 0 MHz", args.freq_mhz));
+        problems.push(format!(
+            "--freq-mhz {}: must be a frequency > 0 MHz",
+            args.freq_mhz
+        ));
     }
-    for (name, v) in [("--tx-height-m", args.tx_height_m), ("--rx-height-m", args.rx_height_m)] {
+    for (name, v) in [
+        ("--tx-height-m", args.tx_height_m),
+        ("--rx-height-m", args.rx_height_m),
+    ] {
         if !(v.is_finite() && v >= 0.0) {
             problems.push(format!("{name} {v}: must be a height ≥ 0 m above ground"));
         }
     }
     if !args.eirp_dbm.is_finite() {
-        problems.push(format!("--eirp-dbm {}: must be a finite power in dBm", args.eirp_dbm));
+        problems.push(format!(
+            "--eirp-dbm {}: must be a finite power in dBm",
+            args.eirp_dbm
+        ));
     }
     if !(args.k_factor.is_finite() && args.k_factor > 0.0) {
-        problems.push(format!("--k-factor {}: must be > 0 (4/3 for a standard atmosphere)", args.k_factor));
+        problems.push(format!(
+            "--k-factor {}: must be > 0 (4/3 for a standard atmosphere)",
+            args.k_factor
+        ));
     }
     if !(args.step_m.is_finite() && args.step_m > 0.0) {
         problems.push(format!("--step-m {}: must be > 0 m", args.step_m));
     }
     let method = DiffractionMethod::parse(&args.diffraction);
     if method.is_none() {
-        problems.push(format!("--diffraction `{}`: use deygout, epstein_peterson or single_edge", args.diffraction));
+        problems.push(format!(
+            "--diffraction `{}`: use deygout, epstein_peterson or single_edge",
+            args.diffraction
+        ));
     }
     if !problems.is_empty() {
         bail!("invalid link arguments:\n  {}", problems.join("\n  "));
@@ -368,35 +453,63 @@ pub fn run_with_budget(args: &LinkArgs, dem: Option<&geodata::Dem>, budget: &Bud
     let method = method.expect("checked above");
 
     // Path geometry and terrain.
-    let (distance_m, bearing_deg, terrain_source, elevations, resampled) = match (&args.profile, args.from, args.to) {
-        (Some(path), _, _) => {
-            let p = read_profile_csv(path)?;
-            (p.distance_m, None, Some(format!("profile:{}", path.display())), Some(p.elevations_m), p.resampled)
-        }
-        (None, Some(a), Some(b)) => {
-            let (fa, fb) = ((a.lon, a.lat), (b.lon, b.lat));
-            let d = ::geo::Geodesic.distance(::geo::Point::new(fa.0, fa.1), ::geo::Point::new(fb.0, fb.1));
-            if !(d > 0.0) {
-                bail!("--from and --to are the same point; a link needs two distinct positions");
+    let (distance_m, bearing_deg, terrain_source, elevations, resampled) =
+        match (&args.profile, args.from, args.to) {
+            (Some(path), _, _) => {
+                let p = read_profile_csv(path)?;
+                (
+                    p.distance_m,
+                    None,
+                    Some(format!("profile:{}", path.display())),
+                    Some(p.elevations_m),
+                    p.resampled,
+                )
             }
-            let bearing = Some(initial_bearing_deg(fa, fb));
-            match dem {
-                Some(dem) => {
-                    let prof = dem.profile(fa, fb, args.step_m).with_context(|| format!("terrain profile from the DEM {}", dem.source))?;
-                    (prof.distance_m, bearing, Some(format!("dem:{}", dem.source)), Some(prof.elevations_m), false)
+            (None, Some(a), Some(b)) => {
+                let (fa, fb) = ((a.lon, a.lat), (b.lon, b.lat));
+                let d = ::geo::Geodesic
+                    .distance(::geo::Point::new(fa.0, fa.1), ::geo::Point::new(fb.0, fb.1));
+                if d.is_nan() || d <= 0.0 {
+                    bail!(
+                        "--from and --to are the same point; a link needs two distinct positions"
+                    );
                 }
-                None => (d, bearing, None, None, false),
+                let bearing = Some(initial_bearing_deg(fa, fb));
+                match dem {
+                    Some(dem) => {
+                        let prof = dem.profile(fa, fb, args.step_m).with_context(|| {
+                            format!("terrain profile from the DEM {}", dem.source)
+                        })?;
+                        (
+                            prof.distance_m,
+                            bearing,
+                            Some(format!("dem:{}", dem.source)),
+                            Some(prof.elevations_m),
+                            false,
+                        )
+                    }
+                    None => (d, bearing, None, None, false),
+                }
             }
-        }
-        _ => bail!("give --from LAT,LON and --to LAT,LON (terrain from the DEM), or --profile FILE.csv"),
-    };
+            _ => bail!(
+            "give --from LAT,LON and --to LAT,LON (terrain from the DEM), or --profile FILE.csv"
+        ),
+        };
     let has_terrain = elevations.is_some();
-    let names = if args.models.is_empty() { default_models(args.freq_mhz, has_terrain) } else { args.models.clone() };
+    let names = if args.models.is_empty() {
+        default_models(args.freq_mhz, has_terrain)
+    } else {
+        args.models.clone()
+    };
 
     let mut models: Vec<Box<dyn PropagationModel>> = Vec::new();
     let mut bad = Vec::new();
     for name in &names {
-        let cfg = ModelConfig { k_factor: args.k_factor, diffraction: method, ..ModelConfig::from_name(name) };
+        let cfg = ModelConfig {
+            k_factor: args.k_factor,
+            diffraction: method,
+            ..ModelConfig::from_name(name)
+        };
         match build_model(&cfg) {
             Ok(m) if m.needs_terrain() && !has_terrain => bad.push(format!(
                 "--model {name} needs terrain: pass --profile FILE.csv, or --from/--to with a DEM loaded"
@@ -419,8 +532,17 @@ pub fn run_with_budget(args: &LinkArgs, dem: Option<&geodata::Dem>, budget: &Bud
 
     let terrain = match &elevations {
         Some(prof) => {
-            let tm = TerrainModel::new(Box::new(FreeSpace), args.k_factor, DiffractionConfig { method, max_edges: 3 })?;
-            let a = tm.analyze(&link).map_err(|e| anyhow!("terrain analysis: {e}"))?;
+            let tm = TerrainModel::new(
+                Box::new(FreeSpace),
+                args.k_factor,
+                DiffractionConfig {
+                    method,
+                    max_edges: 3,
+                },
+            )?;
+            let a = tm
+                .analyze(&link)
+                .map_err(|e| anyhow!("terrain analysis: {e}"))?;
             Some(TerrainReport {
                 line_of_sight: a.line_of_sight,
                 min_fresnel_clearance_ratio: a.min_fresnel_clearance_ratio,
@@ -430,7 +552,12 @@ pub fn run_with_budget(args: &LinkArgs, dem: Option<&geodata::Dem>, budget: &Bud
                 diffraction_method: method.as_str(),
                 diffraction_loss_db: a.diffraction.loss_db,
                 diffraction_edges: a.diffraction.edges,
-                elevation_angle_deg: elevation_angle_deg(a.tx_top_m, a.rx_top_m, distance_m, args.k_factor),
+                elevation_angle_deg: elevation_angle_deg(
+                    a.tx_top_m,
+                    a.rx_top_m,
+                    distance_m,
+                    args.k_factor,
+                ),
                 highest_terrain_m: prof.iter().copied().fold(f64::NEG_INFINITY, f64::max),
             })
         }
@@ -460,7 +587,14 @@ pub fn run_with_budget(args: &LinkArgs, dem: Option<&geodata::Dem>, budget: &Bud
                     })
                     .collect(),
             },
-            Err(e) => ModelResult { model: m.name().to_string(), loss_db: None, mode: None, warnings: Vec::new(), error: Some(e.to_string()), levels: Vec::new() },
+            Err(e) => ModelResult {
+                model: m.name().to_string(),
+                loss_db: None,
+                mode: None,
+                warnings: Vec::new(),
+                error: Some(e.to_string()),
+                levels: Vec::new(),
+            },
         })
         .collect();
 
@@ -510,29 +644,73 @@ pub fn format_human(r: &LinkReport) -> String {
     let ground = |g: Option<f64>| g.map_or(String::new(), |g| format!(", ground {g:.1} m"));
     let _ = writeln!(s, "Point-to-point link");
     if let (Some(a), Some(b)) = (r.from, r.to) {
-        let _ = writeln!(s, "  transmitter  {:.6}, {:.6}  antenna {:.1} m{}", a.lat, a.lon, r.tx_height_m, ground(r.tx_ground_m));
-        let _ = writeln!(s, "  receiver     {:.6}, {:.6}  antenna {:.1} m{}", b.lat, b.lon, r.rx_height_m, ground(r.rx_ground_m));
+        let _ = writeln!(
+            s,
+            "  transmitter  {:.6}, {:.6}  antenna {:.1} m{}",
+            a.lat,
+            a.lon,
+            r.tx_height_m,
+            ground(r.tx_ground_m)
+        );
+        let _ = writeln!(
+            s,
+            "  receiver     {:.6}, {:.6}  antenna {:.1} m{}",
+            b.lat,
+            b.lon,
+            r.rx_height_m,
+            ground(r.rx_ground_m)
+        );
     } else {
-        let _ = writeln!(s, "  transmitter  antenna {:.1} m{}", r.tx_height_m, ground(r.tx_ground_m));
-        let _ = writeln!(s, "  receiver     antenna {:.1} m{}", r.rx_height_m, ground(r.rx_ground_m));
+        let _ = writeln!(
+            s,
+            "  transmitter  antenna {:.1} m{}",
+            r.tx_height_m,
+            ground(r.tx_ground_m)
+        );
+        let _ = writeln!(
+            s,
+            "  receiver     antenna {:.1} m{}",
+            r.rx_height_m,
+            ground(r.rx_ground_m)
+        );
     }
     let _ = write!(s, "  distance     {:.3} km", r.distance_m / 1000.0);
     if let Some(b) = r.bearing_deg {
         let _ = write!(s, ", bearing {b:.1}°");
     }
     let _ = writeln!(s);
-    let _ = writeln!(s, "  frequency    {} MHz, EIRP {:.1} dBm, k = {:.3}", r.freq_mhz, r.eirp_dbm, r.k_factor);
+    let _ = writeln!(
+        s,
+        "  frequency    {} MHz, EIRP {:.1} dBm, k = {:.3}",
+        r.freq_mhz, r.eirp_dbm, r.k_factor
+    );
     match &r.terrain_source {
         Some(src) => {
-            let _ = writeln!(s, "  terrain      {src} ({} samples{})", r.profile_samples, if r.profile_resampled { ", resampled to uniform spacing" } else { "" });
+            let _ = writeln!(
+                s,
+                "  terrain      {src} ({} samples{})",
+                r.profile_samples,
+                if r.profile_resampled {
+                    ", resampled to uniform spacing"
+                } else {
+                    ""
+                }
+            );
         }
         None => {
-            let _ = writeln!(s, "  terrain      none (no DEM or profile): terrain-aware models skipped");
+            let _ = writeln!(
+                s,
+                "  terrain      none (no DEM or profile): terrain-aware models skipped"
+            );
         }
     }
     if let Some(t) = &r.terrain {
         let _ = writeln!(s, "\nTerrain");
-        let _ = writeln!(s, "  line of sight       {}", if t.line_of_sight { "yes" } else { "no" });
+        let _ = writeln!(
+            s,
+            "  line of sight       {}",
+            if t.line_of_sight { "yes" } else { "no" }
+        );
         if let (Some(c), Some(at)) = (t.min_fresnel_clearance_ratio, t.min_clearance_distance_m) {
             let _ = writeln!(
                 s,
@@ -542,7 +720,11 @@ pub fn format_human(r: &LinkReport) -> String {
                 if t.fresnel_60_clear { "meets" } else { "fails" }
             );
         }
-        let _ = writeln!(s, "  elevation angle     {:.3}° (transmitter to receiver antenna)", t.elevation_angle_deg);
+        let _ = writeln!(
+            s,
+            "  elevation angle     {:.3}° (transmitter to receiver antenna)",
+            t.elevation_angle_deg
+        );
         let _ = writeln!(s, "  highest terrain     {:.1} m", t.highest_terrain_m);
         if t.obstructions.is_empty() {
             let _ = writeln!(s, "  obstructions        none");
@@ -561,12 +743,27 @@ pub fn format_human(r: &LinkReport) -> String {
                 );
             }
         }
-        let _ = writeln!(s, "  diffraction         {:.2} dB ({}, {} edge(s))", t.diffraction_loss_db, t.diffraction_method, t.diffraction_edges.len());
+        let _ = writeln!(
+            s,
+            "  diffraction         {:.2} dB ({}, {} edge(s))",
+            t.diffraction_loss_db,
+            t.diffraction_method,
+            t.diffraction_edges.len()
+        );
         for e in &t.diffraction_edges {
-            let _ = writeln!(s, "    edge at {:.3} km  ν = {:.2}  J = {:.2} dB", e.distance_m / 1000.0, e.nu, e.loss_db);
+            let _ = writeln!(
+                s,
+                "    edge at {:.3} km  ν = {:.2}  J = {:.2} dB",
+                e.distance_m / 1000.0,
+                e.nu,
+                e.loss_db
+            );
         }
     }
-    let _ = writeln!(s, "\nPath loss and received level (receiver in the main beam)");
+    let _ = writeln!(
+        s,
+        "\nPath loss and received level (receiver in the main beam)"
+    );
     let _ = write!(s, "  {:<22} {:>8}  {:<13}", "model", "loss dB", "mode");
     for tech in Technology::ALL {
         let _ = write!(s, " {:>17}", format!("{} {}", tech, quantity(tech)));
@@ -575,9 +772,19 @@ pub fn format_human(r: &LinkReport) -> String {
     for m in &r.models {
         match (m.loss_db, &m.error) {
             (Some(l), _) => {
-                let _ = write!(s, "  {:<22} {:>8.2}  {:<13}", m.model, l, m.mode.map_or("-", mode_str));
+                let _ = write!(
+                    s,
+                    "  {:<22} {:>8.2}  {:<13}",
+                    m.model,
+                    l,
+                    m.mode.map_or("-", mode_str)
+                );
                 for lv in &m.levels {
-                    let _ = write!(s, " {:>17}", format!("{:.1} {}", lv.received_dbm, lv.class.as_str()));
+                    let _ = write!(
+                        s,
+                        " {:>17}",
+                        format!("{:.1} {}", lv.received_dbm, lv.class.as_str())
+                    );
                 }
                 let _ = writeln!(s);
             }
@@ -593,7 +800,11 @@ pub fn format_human(r: &LinkReport) -> String {
     let _ = write!(s, "  thresholds:");
     if let Some(m) = r.models.iter().find(|m| !m.levels.is_empty()) {
         for lv in &m.levels {
-            let _ = write!(s, " {} {} {:.0} dBm;", lv.technology, lv.quantity, lv.threshold_dbm);
+            let _ = write!(
+                s,
+                " {} {} {:.0} dBm;",
+                lv.technology, lv.quantity, lv.threshold_dbm
+            );
         }
     }
     let _ = writeln!(s, " strong = threshold + margin");
@@ -610,7 +821,10 @@ mod tests {
 
     fn write_csv(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
         let p = dir.path().join(name);
-        std::fs::File::create(&p).unwrap().write_all(text.as_bytes()).unwrap();
+        std::fs::File::create(&p)
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
         p
     }
 
@@ -629,31 +843,58 @@ mod tests {
         let path = write_csv(&dir, "ridge.csv", &ridge_csv());
         // A 10 m receiver keeps the ground near it out of the Fresnel zone, so the ridge is the
         // only edge and the closed form applies.
-        let args = LinkArgs { profile: Some(path.clone()), rx_height_m: 10.0, ..LinkArgs::new(900.0) };
+        let args = LinkArgs {
+            profile: Some(path.clone()),
+            rx_height_m: 10.0,
+            ..LinkArgs::new(900.0)
+        };
         let r = run(&args, None).unwrap();
         assert_eq!(r.distance_m, 10_000.0);
         assert_eq!(r.profile_samples, 101);
         assert!(!r.profile_resampled);
         let names: Vec<&str> = r.models.iter().map(|m| m.model.as_str()).collect();
-        assert!(names.starts_with(&["free_space", "hata_urban_large", "hata_urban_small", "hata_suburban", "hata_open", "terrain"]), "{names:?}");
+        assert!(
+            names.starts_with(&[
+                "free_space",
+                "hata_urban_large",
+                "hata_urban_small",
+                "hata_suburban",
+                "hata_open",
+                "terrain"
+            ]),
+            "{names:?}"
+        );
         let t = r.terrain.as_ref().unwrap();
         assert!(!t.line_of_sight);
         assert_eq!(t.obstructions.len(), 1);
         assert_eq!(t.obstructions[0].peak_distance_m, 4000.0);
         // Terrain loss = FSPL + J(ν) of the ridge against the 330 m → 310 m ray.
-        let h = 380.0 + earth_bulge_m(4000.0, 6000.0, DEFAULT_K_FACTOR) - (330.0 + (310.0 - 330.0) * 0.4);
-        let expected = fspl_db(900.0, 10_000.0) + knife_edge_loss_db(fresnel_nu(h, 4000.0, 6000.0, wavelength_m(900.0)));
+        let h = 380.0 + earth_bulge_m(4000.0, 6000.0, DEFAULT_K_FACTOR)
+            - (330.0 + (310.0 - 330.0) * 0.4);
+        let expected = fspl_db(900.0, 10_000.0)
+            + knife_edge_loss_db(fresnel_nu(h, 4000.0, 6000.0, wavelength_m(900.0)));
         let terr = r.models.iter().find(|m| m.model == "terrain").unwrap();
-        assert!((terr.loss_db.unwrap() - expected).abs() < 1e-6, "{:?} vs {expected}", terr.loss_db);
+        assert!(
+            (terr.loss_db.unwrap() - expected).abs() < 1e-6,
+            "{:?} vs {expected}",
+            terr.loss_db
+        );
         assert_eq!(terr.mode, Some(PropagationMode::Diffraction));
         // Received levels follow the budget: 4G RSRP = 58 − 27.78 − loss.
-        let g4 = terr.levels.iter().find(|l| l.technology == Technology::G4).unwrap();
+        let g4 = terr
+            .levels
+            .iter()
+            .find(|l| l.technology == Technology::G4)
+            .unwrap();
         assert!((g4.received_dbm - (58.0 - 10.0 * 600f64.log10() - expected)).abs() < 1e-6);
         assert_eq!(g4.quantity, "RSRP");
         let text = render(&r, false);
         assert!(text.contains("line of sight       no"), "{text}");
         assert!(text.contains("obstructions        1"), "{text}");
-        assert!(text.contains(&format!("profile:{}", path.display())), "{text}");
+        assert!(
+            text.contains(&format!("profile:{}", path.display())),
+            "{text}"
+        );
         let json: serde_json::Value = serde_json::from_str(&render(&r, true)).unwrap();
         assert_eq!(json["terrain"]["line_of_sight"], false);
         assert_eq!(json["models"][0]["model"], "free_space");
@@ -670,14 +911,20 @@ mod tests {
         assert!(r.bearing_deg.unwrap().abs() < 1e-6);
         assert!(r.terrain.is_none());
         let names: Vec<&str> = r.models.iter().map(|m| m.model.as_str()).collect();
-        assert_eq!(names, ["free_space", "cost231_medium_city", "cost231_metropolitan"]);
+        assert_eq!(
+            names,
+            ["free_space", "cost231_medium_city", "cost231_metropolitan"]
+        );
         assert!(render(&r, false).contains("terrain-aware models skipped"));
         args.models = vec!["terrain".into()];
         let e = run(&args, None).unwrap_err().to_string();
         assert!(e.contains("--model terrain needs terrain"), "{e}");
         args.models = vec!["okumura".into()];
         let e = run(&args, None).unwrap_err().to_string();
-        assert!(e.contains("--model okumura: propagation model config: model: unknown model `okumura`"), "{e}");
+        assert!(
+            e.contains("--model okumura: propagation model config: model: unknown model `okumura`"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -685,64 +932,263 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = write_csv(&dir, "p.csv", &ridge_csv());
         // rx height 0 is fine for free space and terrain but nonsense for Hata.
-        let args = LinkArgs { profile: Some(path), rx_height_m: 0.0, models: vec!["free_space".into(), "hata".into()], ..LinkArgs::new(900.0) };
+        let args = LinkArgs {
+            profile: Some(path),
+            rx_height_m: 0.0,
+            models: vec!["free_space".into(), "hata".into()],
+            ..LinkArgs::new(900.0)
+        };
         let r = run(&args, None).unwrap();
         assert!(r.models[0].loss_db.is_some());
-        assert!(r.models[1].error.as_deref().unwrap().contains("rx_height_m = 0"), "{:?}", r.models[1]);
+        assert!(
+            r.models[1]
+                .error
+                .as_deref()
+                .unwrap()
+                .contains("rx_height_m = 0"),
+            "{:?}",
+            r.models[1]
+        );
         assert!(render(&r, false).contains("hata_urban_small       error:"));
     }
 
     #[test]
     fn rejects_bad_arguments_all_at_once() {
-        let args = LinkArgs { k_factor: 0.0, step_m: -1.0, diffraction: "magic".into(), ..LinkArgs::new(-5.0) };
+        let args = LinkArgs {
+            k_factor: 0.0,
+            step_m: -1.0,
+            diffraction: "magic".into(),
+            ..LinkArgs::new(-5.0)
+        };
         let e = run(&args, None).unwrap_err().to_string();
-        for needle in ["--freq-mhz -5", "--k-factor 0", "--step-m -1", "--diffraction `magic`"] {
+        for needle in [
+            "--freq-mhz -5",
+            "--k-factor 0",
+            "--step-m -1",
+            "--diffraction `magic`",
+        ] {
             assert!(e.contains(needle), "{needle} missing in {e}");
         }
         let e = run(&LinkArgs::new(900.0), None).unwrap_err().to_string();
         assert!(e.contains("give --from LAT,LON and --to LAT,LON"), "{e}");
     }
 
+    /// A 0.2° × 0.1° DEM at 500 m with a 700 m north-south ridge at 69.1° E.
+    fn ridge_dem() -> geodata::Dem {
+        let (cols, rows) = (200, 100);
+        let data = (0..rows * cols)
+            .map(|k| {
+                if (99..=101).contains(&(k % cols)) {
+                    700.0
+                } else {
+                    500.0
+                }
+            })
+            .collect();
+        geodata::Dem::new("test:ridge", 69.0, 41.1, 0.001, 0.001, cols, rows, data).unwrap()
+    }
+
+    #[test]
+    fn coordinates_over_a_dem() {
+        let dem = ridge_dem();
+        let mut args = LinkArgs::new(900.0);
+        args.from = Some(LatLon {
+            lat: 41.05,
+            lon: 69.02,
+        });
+        args.to = Some(LatLon {
+            lat: 41.05,
+            lon: 69.18,
+        });
+        let r = run(&args, Some(&dem)).unwrap();
+        assert_eq!(r.terrain_source.as_deref(), Some("dem:test:ridge"));
+        assert!((r.bearing_deg.unwrap() - 90.0).abs() < 0.1);
+        assert!((r.distance_m - 13_430.0).abs() < 50.0, "{}", r.distance_m);
+        assert_eq!(r.tx_ground_m, Some(500.0));
+        let t = r.terrain.as_ref().unwrap();
+        assert!(!t.line_of_sight);
+        assert_eq!(t.obstructions.len(), 1);
+        let ridge_km = t.obstructions[0].peak_distance_m / 1000.0;
+        assert!((ridge_km - 6.7).abs() < 0.3, "{ridge_km}");
+        assert!(t.diffraction_loss_db > 20.0, "{}", t.diffraction_loss_db);
+        assert!(r
+            .models
+            .iter()
+            .any(|m| m.model == "terrain" && m.mode == Some(PropagationMode::Diffraction)));
+        // West of the ridge only: line of sight.
+        args.to = Some(LatLon {
+            lat: 41.05,
+            lon: 69.08,
+        });
+        let r = run(&args, Some(&dem)).unwrap();
+        assert!(r.terrain.as_ref().unwrap().line_of_sight);
+        // Off the DEM: the error names the DEM, never a silent sea level.
+        args.to = Some(LatLon {
+            lat: 41.05,
+            lon: 69.5,
+        });
+        let e = format!("{:#}", run(&args, Some(&dem)).unwrap_err());
+        assert!(e.contains("terrain profile from the DEM test:ridge"), "{e}");
+    }
+
+    #[test]
+    fn clap_arguments_parse() {
+        use clap::Parser;
+        #[derive(Parser, Debug)]
+        struct Cli {
+            #[command(flatten)]
+            link: LinkArgs,
+        }
+        let c = Cli::try_parse_from([
+            "link",
+            "--from",
+            "41.3,69.2",
+            "--to",
+            "41.4,69.3",
+            "--freq-mhz",
+            "900",
+            "--model",
+            "hata",
+            "--model",
+            "free_space",
+            "--json",
+        ])
+        .unwrap();
+        assert_eq!(
+            c.link.from,
+            Some(LatLon {
+                lat: 41.3,
+                lon: 69.2
+            })
+        );
+        assert_eq!(c.link.models, ["hata", "free_space"]);
+        assert!(c.link.json);
+        assert_eq!(c.link.rx_height_m, 1.5);
+        let e = Cli::try_parse_from(["link", "--from", "41.3,69.2", "--freq-mhz", "900"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--to"), "{e}");
+        let e = Cli::try_parse_from([
+            "link",
+            "--from",
+            "41.3,69.2",
+            "--to",
+            "41,69",
+            "--profile",
+            "p.csv",
+            "--freq-mhz",
+            "900",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("cannot be used with"), "{e}");
+        let e = Cli::try_parse_from([
+            "link",
+            "--from",
+            "141.3,69.2",
+            "--to",
+            "41,69",
+            "--freq-mhz",
+            "900",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("latitude 141.3 is outside"), "{e}");
+    }
+
     #[test]
     fn lat_lon_parsing() {
-        assert_eq!(parse_lat_lon("41.3,69.2").unwrap(), LatLon { lat: 41.3, lon: 69.2 });
+        assert_eq!(
+            parse_lat_lon("41.3,69.2").unwrap(),
+            LatLon {
+                lat: 41.3,
+                lon: 69.2
+            }
+        );
         assert!(parse_lat_lon("41.3").unwrap_err().contains("not LAT,LON"));
         assert!(parse_lat_lon("69.2,141.3").is_ok());
-        assert!(parse_lat_lon("141.3,69.2").unwrap_err().contains("latitude 141.3 is outside"));
-        assert!(parse_lat_lon("a,1").unwrap_err().contains("latitude `a` is not a number"));
+        assert!(parse_lat_lon("141.3,69.2")
+            .unwrap_err()
+            .contains("latitude 141.3 is outside"));
+        assert!(parse_lat_lon("a,1")
+            .unwrap_err()
+            .contains("latitude `a` is not a number"));
     }
 
     #[test]
     fn profile_csv_rejections_name_file_line_and_field() {
         let dir = tempfile::tempdir().unwrap();
         let cases: &[(&str, &[&str])] = &[
-            ("distance,elev\n0,1\n", &["line 1: unknown column `distance`", "must name the columns distance_m and elevation_m"]),
-            ("distance_m,elevation_m\n5,100\n10,100\n", &["line 2, field distance_m: the first row must be at distance 0"]),
-            ("distance_m,elevation_m\n0,100\n100,abc\n50,100\n", &["line 3, field elevation_m: `abc` is not a finite number", "line 4, field distance_m: 50 does not increase"]),
-            ("distance_m,elevation_m\n0,100\n100,-32768\n", &["line 3, field elevation_m: -32768 m is outside -500..9000 m"]),
-            ("distance_m,elevation_m\n0,100\n", &["1 data row(s); a profile needs at least 2"]),
-            ("distance_m,elevation_m\n0,100\n100\n", &["line 3: 1 fields, expected 2"]),
-            ("distance_m,elevation_m,clutter\n0,1,2\n", &["line 1: unknown column `clutter`"]),
+            (
+                "distance,elev\n0,1\n",
+                &[
+                    "line 1: unknown column `distance`",
+                    "must name the columns distance_m and elevation_m",
+                ],
+            ),
+            (
+                "distance_m,elevation_m\n5,100\n10,100\n",
+                &["line 2, field distance_m: the first row must be at distance 0"],
+            ),
+            (
+                "distance_m,elevation_m\n0,100\n100,abc\n50,100\n",
+                &[
+                    "line 3, field elevation_m: `abc` is not a finite number",
+                    "line 4, field distance_m: 50 does not increase",
+                ],
+            ),
+            (
+                "distance_m,elevation_m\n0,100\n100,-32768\n",
+                &["line 3, field elevation_m: -32768 m is outside -500..9000 m"],
+            ),
+            (
+                "distance_m,elevation_m\n0,100\n",
+                &["1 data row(s); a profile needs at least 2"],
+            ),
+            (
+                "distance_m,elevation_m\n0,100\n100\n",
+                &["line 3: 1 fields, expected 2"],
+            ),
+            (
+                "distance_m,elevation_m,clutter\n0,1,2\n",
+                &["line 1: unknown column `clutter`"],
+            ),
         ];
         for (i, (text, needles)) in cases.iter().enumerate() {
             let path = write_csv(&dir, &format!("bad{i}.csv"), text);
             let e = read_profile_csv(&path).unwrap_err().to_string();
-            assert!(e.starts_with(&format!("terrain profile {} is invalid:", path.display())), "{e}");
+            assert!(
+                e.starts_with(&format!("terrain profile {} is invalid:", path.display())),
+                "{e}"
+            );
             for n in *needles {
                 assert!(e.contains(n), "case {i}: `{n}` missing in {e}");
             }
         }
-        let e = read_profile_csv(&dir.path().join("missing.csv")).unwrap_err().to_string();
-        assert!(e.starts_with("cannot read terrain profile") && e.contains("missing.csv"), "{e}");
+        let e = read_profile_csv(&dir.path().join("missing.csv"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("cannot read terrain profile") && e.contains("missing.csv"),
+            "{e}"
+        );
     }
 
     #[test]
     fn uneven_profile_is_resampled() {
-        let p = parse_profile_csv("# comment\ndistance_m,elevation_m\n0,100\n50,150\n200,0\n", Path::new("x.csv")).unwrap();
+        let p = parse_profile_csv(
+            "# comment\ndistance_m,elevation_m\n0,100\n50,150\n200,0\n",
+            Path::new("x.csv"),
+        )
+        .unwrap();
         assert!(p.resampled);
         assert_eq!(p.distance_m, 200.0);
         assert_eq!(p.elevations_m, vec![100.0, 150.0, 100.0, 50.0, 0.0]);
-        let p = parse_profile_csv("distance_m,elevation_m\n0,1\n10,2\n20,3\n", Path::new("x.csv")).unwrap();
+        let p = parse_profile_csv(
+            "distance_m,elevation_m\n0,1\n10,2\n20,3\n",
+            Path::new("x.csv"),
+        )
+        .unwrap();
         assert!(!p.resampled);
         assert_eq!(p.elevations_m, vec![1.0, 2.0, 3.0]);
     }

@@ -31,6 +31,9 @@ enum Command {
     /// Load and validate a config and its inputs; print every problem.
     #[command(after_help = EXIT_CODES)]
     Validate(ValidateArgs),
+    /// Point-to-point link report over the embedded DEM (--from/--to) or a profile CSV.
+    #[command(after_help = EXIT_CODES)]
+    Link(planner::link::LinkArgs),
 }
 
 #[derive(Args, Debug)]
@@ -99,6 +102,7 @@ fn run(cli: Cli) -> Result<ExitCode, Exit> {
     match cli.command {
         Command::Analyze(a) => run_analyze(a),
         Command::Validate(v) => run_validate(v),
+        Command::Link(l) => run_link(l),
     }
 }
 
@@ -144,6 +148,14 @@ fn run_analyze(args: AnalyzeArgs) -> Result<ExitCode, Exit> {
             eprintln!("wrote {} files to {}", written.len(), dir.display());
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_link(args: planner::link::LinkArgs) -> Result<ExitCode, Exit> {
+    // Coordinates need terrain: the embedded DEM is the one available without a config.
+    let ds = if args.from.is_some() { Some(geodata::embedded::uzbekistan().context("cannot load the embedded DEM").map_err(usage)?) } else { None };
+    let report = planner::link::run(&args, ds.as_ref().and_then(|d| d.dem.as_ref())).map_err(usage)?;
+    print!("{}", planner::link::render(&report, args.json));
     Ok(ExitCode::SUCCESS)
 }
 

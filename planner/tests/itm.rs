@@ -291,6 +291,24 @@ fn short_paths_fall_back_and_say_so() {
         "a ridge above the ray adds diffraction loss"
     );
     assert_eq!(blocked.mode, PropagationMode::Diffraction);
+
+    // Input range warnings are still reported on the fallback path.
+    let low = model
+        .path_loss(&Link {
+            rx_height_m: 0.7,
+            ..link
+        })
+        .unwrap();
+    let codes: Vec<&str> = low.warnings.iter().map(|w| w.code).collect();
+    assert_eq!(
+        codes,
+        ["itm_short_range_fallback", "itm_rx_height_out_of_range"]
+    );
+    assert!(
+        low.warnings[1].message.contains("0.7 m"),
+        "{}",
+        low.warnings[1].message
+    );
 }
 
 #[test]
@@ -584,10 +602,26 @@ proptest! {
             Err(e) => prop_assert!(matches!(
                 e,
                 ItmError::SurfaceRefractivitySmall { .. }
+                    | ItmError::SurfaceRefractivityLarge { .. }
                     | ItmError::EffectiveEarth { .. }
                     | ItmError::GroundImpedance { .. }
                     | ItmError::NumericalBreakdown
             ), "{e}"),
+        }
+    }
+
+    #[test]
+    fn degenerate_profiles_never_panic_or_give_nan(
+        p in params_strategy(),
+        points in 2usize..6,
+        level_m in -50.0f64..3000.0,
+        spacing_m in prop_oneof![0.01f64..1.0, 1.0f64..60_000.0],
+    ) {
+        // Flat, very short or very coarse profiles stress the horizon and fit logic.
+        let elevations = vec![level_m; points];
+        match point_to_point(&p, Profile { elevations_m: &elevations, spacing_m }) {
+            Ok(out) => prop_assert!(out.loss_db.is_finite(), "{out:?}"),
+            Err(e) => prop_assert!(e.itm_code().is_some() || e == ItmError::NumericalBreakdown, "{e}"),
         }
     }
 
@@ -686,7 +720,7 @@ fn hot_path_does_not_allocate() {
     };
     let model = Itm::new(ItmConfig::default()).unwrap();
     let flat: Vec<f64> = (0..=334)
-        .map(|i| 300.0 + (i as f64 * 0.3).sin() * 20.0)
+        .map(|i| 300.0 + (i as f64 * 0.05).sin() * 3.0)
         .collect();
     let link = Link {
         freq_mhz: 900.0,
@@ -713,4 +747,12 @@ fn hot_path_does_not_allocate() {
         "ITM evaluations allocated {} times",
         after - before
     );
+    // The counter itself works: a warning message is a heap allocation.
+    let short = Link {
+        distance_m: 500.0,
+        ..link
+    };
+    let c0 = alloc_counter::count();
+    assert!(!model.path_loss(&short).unwrap().warnings.is_empty());
+    assert!(alloc_counter::count() > c0);
 }

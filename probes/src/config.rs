@@ -28,7 +28,8 @@ impl std::fmt::Display for ConfigError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "invalid config {}:", self.path.display())?;
         for p in &self.problems {
-            write!(f, "\n  - {p}")?;
+            // Multi-line problems (TOML parse errors with a source excerpt) stay indented.
+            write!(f, "\n  - {}", p.replace('\n', "\n    "))?;
         }
         Ok(())
     }

@@ -124,7 +124,7 @@ fn run() -> anyhow::Result<ExitCode> {
         return Ok(match probes::config::load(file) {
             Ok(cfg) => {
                 println!(
-                    "{}: valid ({} targets, {} scheduled tests)",
+                    "{}: valid (targets: {}, scheduled tests: {})",
                     file.display(),
                     cfg.targets.len(),
                     cfg.targets.iter().map(|t| t.tests.len()).sum::<usize>()
@@ -225,7 +225,7 @@ async fn async_main(cmd: Cmd) -> anyhow::Result<ExitCode> {
             })
         }
         Cmd::Agent { config } => {
-            probes::agent::run(&config).await?;
+            probes::agent::run(&config, |addr| println!("listening on {addr}")).await?;
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Validate { .. } => unreachable!("handled before the runtime starts"),

@@ -462,11 +462,15 @@ async fn empty(
     if !st.allow(c.0.ip()) {
         return rate_limited();
     }
+    let pacer = st.pacer(c.0.ip());
     let mut stream = body.into_data_stream();
     let mut bytes = 0u64;
     while let Some(chunk) = stream.next().await {
         match chunk {
-            Ok(c) => bytes += c.len() as u64,
+            Ok(c) => {
+                pace(&pacer, c.len()).await;
+                bytes += c.len() as u64
+            }
             Err(_) => return error(StatusCode::BAD_REQUEST, "upload body aborted"),
         }
         if bytes > st.cfg.max_bytes_per_request {

@@ -637,8 +637,8 @@ fn deb_package_builds_and_contains_binary_units_and_config() {
     for path in [
         "./usr/bin/probe",
         "./etc/probe/agent.toml",
-        "./lib/systemd/system/probe-agent.service",
-        "./lib/systemd/system/probe-server.service",
+        "./usr/lib/systemd/system/probe-agent.service",
+        "./usr/lib/systemd/system/probe-server.service",
         "./usr/share/probe/prometheus/rules/alerts.yml",
         "./usr/share/probe/grafana/dashboards/overview.json",
     ] {
@@ -658,13 +658,15 @@ fn deb_package_builds_and_contains_binary_units_and_config() {
         conffiles.contains("/etc/probe/agent.toml"),
         "conffiles: {conffiles}"
     );
+    // The agent is enabled and started on install; the server is only installed.
     let postinst = read(&ctrl.join("postinst"));
     assert!(
-        postinst.contains("deb-systemd-helper enable probe-agent.service"),
+        postinst.contains("deb-systemd-helper enable probe-agent.service")
+            && postinst.contains("deb-systemd-invoke $_dh_action probe-agent.service"),
         "{postinst}"
     );
     assert!(
-        !postinst.contains("deb-systemd-helper enable probe-server.service"),
+        !postinst.contains("deb-systemd-invoke $_dh_action probe-server.service"),
         "{postinst}"
     );
 }

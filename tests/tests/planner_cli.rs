@@ -145,13 +145,13 @@ fn human_summary_names_the_dataset_and_the_headline() {
 fn bad_config_exits_2_naming_file_and_field() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("bad.toml");
-    std::fs::write(&cfg, "[analysis]\nroad_step_m = 0\nrx_height_m = -3\n").unwrap();
+    std::fs::write(&cfg, "[analysis]\nroad_step_m = 0\nmax_range_m = -3\n").unwrap();
     let o = planner(&["analyze", "--config", cfg.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     let e = text(&o.stderr);
     assert!(e.contains("bad.toml") && e.contains("2 problem(s)"), "{e}");
     assert!(e.contains("analysis.road_step_m = 0 must be between 1 and 1000 metres"), "{e}");
-    assert!(e.contains("analysis.rx_height_m = -3 must be above 0"), "{e}");
+    assert!(e.contains("analysis.max_range_m = -3 must be above 0"), "{e}");
 
     std::fs::write(&cfg, "[analysis]\nroad_step = 100\n").unwrap();
     let o = planner(&["analyze", "--config", cfg.to_str().unwrap()]);

@@ -144,6 +144,7 @@ pub fn read_bytes(file: &str, bytes: &[u8], lonlat: (&str, &str)) -> RawLayer {
             location: loc,
             attrs,
             geometry,
+            geometry_reported,
         });
     }
     layer

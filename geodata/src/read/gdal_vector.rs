@@ -145,6 +145,7 @@ pub fn read_path(path: &Path, layer_name: Option<&str>) -> Result<RawLayer, Geod
             location: loc,
             attrs,
             geometry,
+            geometry_reported,
         });
     }
     Ok(out)

@@ -122,6 +122,7 @@ pub fn read_bytes(file: &str, bytes: &[u8]) -> RawLayer {
             location: loc,
             attrs,
             geometry,
+            geometry_reported,
         });
     }
     layer.fields = fields;

@@ -36,8 +36,7 @@ pub fn parse_other_tags(hstore: &str) -> Vec<(String, String)> {
             }
         }
     };
-    loop {
-        let Some(k) = quoted(&mut chars) else { break };
+    while let Some(k) = quoted(&mut chars) {
         while chars.peek().is_some_and(|c| c.is_whitespace()) {
             chars.next();
         }

@@ -9,7 +9,12 @@
 use super::{ModelWarning, PropagationError};
 
 /// Errors unless `value` is finite and strictly positive.
-pub fn require_positive(model: &'static str, parameter: &'static str, value: f64, unit: &str) -> Result<(), PropagationError> {
+pub fn require_positive(
+    model: &'static str,
+    parameter: &'static str,
+    value: f64,
+    unit: &str,
+) -> Result<(), PropagationError> {
     if value.is_finite() && value > 0.0 {
         Ok(())
     } else {
@@ -23,7 +28,12 @@ pub fn require_positive(model: &'static str, parameter: &'static str, value: f64
 }
 
 /// Errors unless `value` is finite and not negative.
-pub fn require_non_negative(model: &'static str, parameter: &'static str, value: f64, unit: &str) -> Result<(), PropagationError> {
+pub fn require_non_negative(
+    model: &'static str,
+    parameter: &'static str,
+    value: f64,
+    unit: &str,
+) -> Result<(), PropagationError> {
     if value.is_finite() && value >= 0.0 {
         Ok(())
     } else {
@@ -83,10 +93,43 @@ mod tests {
     #[test]
     fn warns_only_outside() {
         let mut w = Vec::new();
-        warn_outside(&mut w, "hata", "f_lo", "f_hi", "frequency", 100.0, 150.0, 1500.0, "MHz");
-        warn_outside(&mut w, "hata", "f_lo", "f_hi", "frequency", 900.0, 150.0, 1500.0, "MHz");
-        warn_outside(&mut w, "hata", "f_lo", "f_hi", "frequency", 1600.0, 150.0, 1500.0, "MHz");
-        assert_eq!(w.iter().map(|w| w.code).collect::<Vec<_>>(), ["f_lo", "f_hi"]);
+        warn_outside(
+            &mut w,
+            "hata",
+            "f_lo",
+            "f_hi",
+            "frequency",
+            100.0,
+            150.0,
+            1500.0,
+            "MHz",
+        );
+        warn_outside(
+            &mut w,
+            "hata",
+            "f_lo",
+            "f_hi",
+            "frequency",
+            900.0,
+            150.0,
+            1500.0,
+            "MHz",
+        );
+        warn_outside(
+            &mut w,
+            "hata",
+            "f_lo",
+            "f_hi",
+            "frequency",
+            1600.0,
+            150.0,
+            1500.0,
+            "MHz",
+        );
+        assert_eq!(
+            w.iter().map(|w| w.code).collect::<Vec<_>>(),
+            ["f_lo", "f_hi"]
+        );
         assert!(w[0].message.contains("100 MHz"), "{}", w[0].message);
         assert!(w[0].message.contains("150–1500 MHz"), "{}", w[0].message);
     }

@@ -48,13 +48,21 @@ impl Cost231 {
 
     /// The raw formula, no checks and no floor; d in metres, heights in metres.
     #[inline]
-    pub fn formula_db(environment: Cost231Environment, freq_mhz: f64, distance_m: f64, hb_m: f64, hm_m: f64) -> f64 {
+    pub fn formula_db(
+        environment: Cost231Environment,
+        freq_mhz: f64,
+        distance_m: f64,
+        hb_m: f64,
+        hm_m: f64,
+    ) -> f64 {
         let lhb = hb_m.log10();
         let a = match environment {
             Cost231Environment::MediumCity => a_hm_small_city_db(freq_mhz, hm_m),
             Cost231Environment::Metropolitan => a_hm_large_city_db(freq_mhz, hm_m),
         };
-        46.3 + 33.9 * freq_mhz.log10() - 13.82 * lhb - a + (44.9 - 6.55 * lhb) * (distance_m / 1000.0).log10() + environment.cm_db()
+        46.3 + 33.9 * freq_mhz.log10() - 13.82 * lhb - a
+            + (44.9 - 6.55 * lhb) * (distance_m / 1000.0).log10()
+            + environment.cm_db()
     }
 }
 
@@ -68,9 +76,19 @@ impl PropagationModel for Cost231 {
 
     fn path_loss(&self, link: &Link<'_>) -> Result<PathLoss, PropagationError> {
         let mut warnings = check_inputs(self.name(), link, 1500.0, 2000.0)?;
-        let raw = Self::formula_db(self.environment, link.freq_mhz, link.distance_m, link.tx_height_m, link.rx_height_m);
+        let raw = Self::formula_db(
+            self.environment,
+            link.freq_mhz,
+            link.distance_m,
+            link.tx_height_m,
+            link.rx_height_m,
+        );
         let loss_db = floor_at_free_space(self.name(), raw, link, &mut warnings);
-        Ok(PathLoss { loss_db, mode: PropagationMode::Unspecified, warnings })
+        Ok(PathLoss {
+            loss_db,
+            mode: PropagationMode::Unspecified,
+            warnings,
+        })
     }
 }
 
@@ -79,33 +97,56 @@ mod tests {
     use super::*;
 
     fn link(freq_mhz: f64, distance_m: f64) -> Link<'static> {
-        Link { freq_mhz, distance_m, tx_height_m: 30.0, rx_height_m: 1.0, profile_m: None }
+        Link {
+            freq_mhz,
+            distance_m,
+            tx_height_m: 30.0,
+            rx_height_m: 1.0,
+            profile_m: None,
+        }
     }
 
     /// REFERENCES.md: 2114 MHz, d = 2 km, hb = 30 m, hm = 1 m; 153.52 includes the −4.97 term
     /// of the large-city a(hm) that one simulator's suite drops (its 148.55 is wrong).
     #[test]
     fn reproduces_reference_values() {
-        let m = Cost231::new(Cost231Environment::MediumCity).path_loss(&link(2114.0, 2000.0)).unwrap();
+        let m = Cost231::new(Cost231Environment::MediumCity)
+            .path_loss(&link(2114.0, 2000.0))
+            .unwrap();
         assert!((m.loss_db - 150.64).abs() < 0.1, "{}", m.loss_db);
-        let x = Cost231::new(Cost231Environment::Metropolitan).path_loss(&link(2114.0, 2000.0)).unwrap();
+        let x = Cost231::new(Cost231Environment::Metropolitan)
+            .path_loss(&link(2114.0, 2000.0))
+            .unwrap();
         assert!((x.loss_db - 153.52).abs() < 0.1, "{}", x.loss_db);
         assert!((x.loss_db - 148.55).abs() > 4.0);
         // Above 2000 MHz: evaluated, flagged.
-        assert_eq!(m.warnings.iter().map(|w| w.code).collect::<Vec<_>>(), ["frequency_above_range"]);
+        assert_eq!(
+            m.warnings.iter().map(|w| w.code).collect::<Vec<_>>(),
+            ["frequency_above_range"]
+        );
     }
 
     #[test]
     fn in_range_has_no_warning_and_below_range_warns() {
-        let m = Cost231::new(Cost231Environment::MediumCity).path_loss(&link(1800.0, 5000.0)).unwrap();
+        let m = Cost231::new(Cost231Environment::MediumCity)
+            .path_loss(&link(1800.0, 5000.0))
+            .unwrap();
         assert!(m.warnings.is_empty(), "{:?}", m.warnings);
-        let m = Cost231::new(Cost231Environment::MediumCity).path_loss(&link(900.0, 5000.0)).unwrap();
+        let m = Cost231::new(Cost231Environment::MediumCity)
+            .path_loss(&link(900.0, 5000.0))
+            .unwrap();
         assert_eq!(m.warnings[0].code, "frequency_below_range");
     }
 
     #[test]
     fn rejects_nonsense() {
-        let e = Cost231::new(Cost231Environment::Metropolitan).path_loss(&link(1800.0, 0.0)).unwrap_err();
-        assert!(e.to_string().contains("cost231_metropolitan: parameter distance_m = 0"), "{e}");
+        let e = Cost231::new(Cost231Environment::Metropolitan)
+            .path_loss(&link(1800.0, 0.0))
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("cost231_metropolitan: parameter distance_m = 0"),
+            "{e}"
+        );
     }
 }

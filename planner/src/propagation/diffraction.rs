@@ -120,7 +120,10 @@ fn default_max_edges() -> usize {
 
 impl Default for DiffractionConfig {
     fn default() -> Self {
-        DiffractionConfig { method: DiffractionMethod::Deygout, max_edges: default_max_edges() }
+        DiffractionConfig {
+            method: DiffractionMethod::Deygout,
+            max_edges: default_max_edges(),
+        }
     }
 }
 
@@ -207,24 +210,41 @@ pub struct DiffractionResult {
 
 /// Diffraction loss in dB over `path` at `wavelength_m`; edges are recorded into `edges` when
 /// given (pass `None` on hot paths).
-pub fn diffraction_loss_db(path: &PathGeometry<'_>, wavelength_m: f64, config: &DiffractionConfig, mut edges: Option<&mut Vec<DiffractionEdge>>) -> f64 {
+pub fn diffraction_loss_db(
+    path: &PathGeometry<'_>,
+    wavelength_m: f64,
+    config: &DiffractionConfig,
+    mut edges: Option<&mut Vec<DiffractionEdge>>,
+) -> f64 {
     let n = path.terrain_m.len();
     if n < 3 || config.max_edges == 0 {
         return 0.0;
     }
     let mut record = |i: usize, h: f64, nu: f64, loss: f64| {
         if let Some(e) = edges.as_deref_mut() {
-            e.push(DiffractionEdge { index: i, distance_m: i as f64 * path.step_m, height_above_path_m: h, nu, loss_db: loss });
+            e.push(DiffractionEdge {
+                index: i,
+                distance_m: i as f64 * path.step_m,
+                height_above_path_m: h,
+                nu,
+                loss_db: loss,
+            });
         }
     };
     match config.method {
         DiffractionMethod::SingleEdge => single(path, wavelength_m, &mut record),
         DiffractionMethod::Deygout => deygout(path, wavelength_m, config.max_edges, &mut record),
-        DiffractionMethod::EpsteinPeterson => epstein_peterson(path, wavelength_m, config.max_edges, &mut record),
+        DiffractionMethod::EpsteinPeterson => {
+            epstein_peterson(path, wavelength_m, config.max_edges, &mut record)
+        }
     }
 }
 
-fn single(path: &PathGeometry<'_>, wavelength_m: f64, record: &mut impl FnMut(usize, f64, f64, f64)) -> f64 {
+fn single(
+    path: &PathGeometry<'_>,
+    wavelength_m: f64,
+    record: &mut impl FnMut(usize, f64, f64, f64),
+) -> f64 {
     match path.main_edge(0, path.terrain_m.len() - 1, wavelength_m) {
         Some((i, h, nu)) if nu > -0.78 => {
             let loss = knife_edge_loss_db(nu);
@@ -235,7 +255,12 @@ fn single(path: &PathGeometry<'_>, wavelength_m: f64, record: &mut impl FnMut(us
     }
 }
 
-fn deygout(path: &PathGeometry<'_>, wavelength_m: f64, max_edges: usize, record: &mut impl FnMut(usize, f64, f64, f64)) -> f64 {
+fn deygout(
+    path: &PathGeometry<'_>,
+    wavelength_m: f64,
+    max_edges: usize,
+    record: &mut impl FnMut(usize, f64, f64, f64),
+) -> f64 {
     // Breadth-first over sub-paths so that, with a budget, the main edge and then the main edge
     // of each side are taken before deeper ones. A ring buffer indexed by a head counter keeps the
     // queue to one small allocation.
@@ -262,7 +287,12 @@ fn deygout(path: &PathGeometry<'_>, wavelength_m: f64, max_edges: usize, record:
     total
 }
 
-fn epstein_peterson(path: &PathGeometry<'_>, wavelength_m: f64, max_edges: usize, record: &mut impl FnMut(usize, f64, f64, f64)) -> f64 {
+fn epstein_peterson(
+    path: &PathGeometry<'_>,
+    wavelength_m: f64,
+    max_edges: usize,
+    record: &mut impl FnMut(usize, f64, f64, f64),
+) -> f64 {
     let n = path.terrain_m.len();
     // Upper convex hull (monotone chain) from tx top to rx top: the stretched string.
     let mut hull: Vec<usize> = Vec::with_capacity(16);
@@ -356,12 +386,30 @@ mod tests {
         // 10 km path, 101 samples at 100 m, a 60 m spike at 4 km; antennas 30 m on 100 m ground.
         let mut t = flat(101);
         t[40] = 160.0;
-        let path = PathGeometry { terrain_m: &t, step_m: 100.0, tx_top_m: 130.0, rx_top_m: 130.0, bulge_per_m2: 0.0 };
+        let path = PathGeometry {
+            terrain_m: &t,
+            step_m: 100.0,
+            tx_top_m: 130.0,
+            rx_top_m: 130.0,
+            bulge_per_m2: 0.0,
+        };
         let lambda = wavelength_m(900.0);
         let expected = knife_edge_loss_db(fresnel_nu(30.0, 4000.0, 6000.0, lambda));
-        for method in [DiffractionMethod::Deygout, DiffractionMethod::EpsteinPeterson, DiffractionMethod::SingleEdge] {
+        for method in [
+            DiffractionMethod::Deygout,
+            DiffractionMethod::EpsteinPeterson,
+            DiffractionMethod::SingleEdge,
+        ] {
             let mut edges = Vec::new();
-            let l = diffraction_loss_db(&path, lambda, &DiffractionConfig { method, max_edges: 3 }, Some(&mut edges));
+            let l = diffraction_loss_db(
+                &path,
+                lambda,
+                &DiffractionConfig {
+                    method,
+                    max_edges: 3,
+                },
+                Some(&mut edges),
+            );
             // Deygout's sub-paths see flat ground 30 m below the lines: their ν is far below
             // −0.78, so only the spike counts.
             assert!((l - expected).abs() < 1e-9, "{method:?}: {l} vs {expected}");
@@ -378,7 +426,13 @@ mod tests {
         let mut t = flat(101);
         t[30] = 150.0; // 3 km
         t[70] = 145.0; // 7 km
-        let path = PathGeometry { terrain_m: &t, step_m: 100.0, tx_top_m: 110.0, rx_top_m: 110.0, bulge_per_m2: 0.0 };
+        let path = PathGeometry {
+            terrain_m: &t,
+            step_m: 100.0,
+            tx_top_m: 110.0,
+            rx_top_m: 110.0,
+            bulge_per_m2: 0.0,
+        };
         let lambda = wavelength_m(900.0);
 
         // Deygout by hand: main edge is the one with the larger ν over the full path.
@@ -389,9 +443,15 @@ mod tests {
         let line_at_7km = 150.0 + (110.0 - 150.0) * 4000.0 / 7000.0;
         let nu2_sub = fresnel_nu(145.0 - line_at_7km, 4000.0, 3000.0, lambda);
         let deygout_expected = knife_edge_loss_db(nu1) + knife_edge_loss_db(nu2_sub);
-        let cfg = DiffractionConfig { method: DiffractionMethod::Deygout, max_edges: 3 };
+        let cfg = DiffractionConfig {
+            method: DiffractionMethod::Deygout,
+            max_edges: 3,
+        };
         let l = diffraction_loss_db(&path, lambda, &cfg, None);
-        assert!((l - deygout_expected).abs() < 1e-9, "{l} vs {deygout_expected}");
+        assert!(
+            (l - deygout_expected).abs() < 1e-9,
+            "{l} vs {deygout_expected}"
+        );
 
         // Epstein-Peterson: each edge against its neighbours on the string tx → e1 → e2 → rx.
         let line_e1 = 110.0 + (145.0 - 110.0) * 3000.0 / 7000.0;
@@ -399,12 +459,18 @@ mod tests {
         let line_e2 = 150.0 + (110.0 - 150.0) * 4000.0 / 7000.0;
         let nu_e2 = fresnel_nu(145.0 - line_e2, 4000.0, 3000.0, lambda);
         let ep_expected = knife_edge_loss_db(nu_e1) + knife_edge_loss_db(nu_e2);
-        let cfg = DiffractionConfig { method: DiffractionMethod::EpsteinPeterson, max_edges: 3 };
+        let cfg = DiffractionConfig {
+            method: DiffractionMethod::EpsteinPeterson,
+            max_edges: 3,
+        };
         let l = diffraction_loss_db(&path, lambda, &cfg, None);
         assert!((l - ep_expected).abs() < 1e-9, "{l} vs {ep_expected}");
 
         // Budget of one edge = single edge.
-        let cfg = DiffractionConfig { method: DiffractionMethod::Deygout, max_edges: 1 };
+        let cfg = DiffractionConfig {
+            method: DiffractionMethod::Deygout,
+            max_edges: 1,
+        };
         let l = diffraction_loss_db(&path, lambda, &cfg, None);
         assert!((l - knife_edge_loss_db(nu1)).abs() < 1e-9);
     }
@@ -413,21 +479,53 @@ mod tests {
     fn clear_path_has_no_loss_and_grazing_path_six_db() {
         let t = flat(51);
         let lambda = wavelength_m(900.0);
-        let clear = PathGeometry { terrain_m: &t, step_m: 100.0, tx_top_m: 200.0, rx_top_m: 200.0, bulge_per_m2: 0.0 };
-        for method in [DiffractionMethod::Deygout, DiffractionMethod::EpsteinPeterson] {
-            assert_eq!(diffraction_loss_db(&clear, lambda, &DiffractionConfig { method, max_edges: 3 }, None), 0.0);
+        let clear = PathGeometry {
+            terrain_m: &t,
+            step_m: 100.0,
+            tx_top_m: 200.0,
+            rx_top_m: 200.0,
+            bulge_per_m2: 0.0,
+        };
+        for method in [
+            DiffractionMethod::Deygout,
+            DiffractionMethod::EpsteinPeterson,
+        ] {
+            assert_eq!(
+                diffraction_loss_db(
+                    &clear,
+                    lambda,
+                    &DiffractionConfig {
+                        method,
+                        max_edges: 3
+                    },
+                    None
+                ),
+                0.0
+            );
         }
         let mut t2 = flat(51);
         t2[25] = 150.0;
-        let grazing = PathGeometry { terrain_m: &t2, step_m: 100.0, tx_top_m: 150.0, rx_top_m: 150.0, bulge_per_m2: 0.0 };
+        let grazing = PathGeometry {
+            terrain_m: &t2,
+            step_m: 100.0,
+            tx_top_m: 150.0,
+            rx_top_m: 150.0,
+            bulge_per_m2: 0.0,
+        };
         let l = diffraction_loss_db(&grazing, lambda, &DiffractionConfig::default(), None);
         assert!((l - knife_edge_loss_db(0.0)).abs() < 1e-9, "{l}");
     }
 
     #[test]
     fn method_spellings() {
-        assert_eq!(DiffractionMethod::parse("Epstein-Peterson"), Some(DiffractionMethod::EpsteinPeterson));
-        assert_eq!(DiffractionMethod::parse("deygout"), Some(DiffractionMethod::Deygout));
+        assert_eq!(
+            DiffractionMethod::parse("Epstein-Peterson"),
+            Some(DiffractionMethod::EpsteinPeterson)
+        );
+        assert_eq!(
+            DiffractionMethod::parse("deygout"),
+            Some(DiffractionMethod::Deygout)
+        );
         assert_eq!(DiffractionMethod::parse("bullington"), None);
     }
 }

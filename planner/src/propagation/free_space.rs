@@ -48,12 +48,23 @@ impl PropagationModel for FreeSpace {
             });
         }
         let loss_db = fspl_db(link.freq_mhz, link.distance_m).max(0.0);
-        Ok(PathLoss { loss_db, mode: PropagationMode::Unspecified, warnings })
+        Ok(PathLoss {
+            loss_db,
+            mode: PropagationMode::Unspecified,
+            warnings,
+        })
     }
 
     /// Closed form instead of bisection: d = 10^((L − 20 log10 f + 27.5522) / 20).
-    fn max_range_m(&self, freq_mhz: f64, _tx_height_m: f64, _rx_height_m: f64, max_loss_db: f64, cap_m: f64) -> f64 {
-        if !(freq_mhz > 0.0) || max_loss_db.is_nan() {
+    fn max_range_m(
+        &self,
+        freq_mhz: f64,
+        _tx_height_m: f64,
+        _rx_height_m: f64,
+        max_loss_db: f64,
+        cap_m: f64,
+    ) -> f64 {
+        if freq_mhz.is_nan() || freq_mhz <= 0.0 || max_loss_db.is_nan() {
             return 0.0;
         }
         let d = 10f64.powf((max_loss_db - 20.0 * freq_mhz.log10() + FSPL_CONSTANT_DB) / 20.0);
@@ -66,7 +77,13 @@ mod tests {
     use super::*;
 
     fn link(freq_mhz: f64, distance_m: f64) -> Link<'static> {
-        Link { freq_mhz, distance_m, tx_height_m: 30.0, rx_height_m: 1.5, profile_m: None }
+        Link {
+            freq_mhz,
+            distance_m,
+            tx_height_m: 30.0,
+            rx_height_m: 1.5,
+            profile_m: None,
+        }
     }
 
     #[test]
@@ -100,6 +117,9 @@ mod tests {
         let d = FreeSpace.max_range_m(900.0, 30.0, 1.5, 120.0, 1e9);
         let l = fspl_db(900.0, d);
         assert!((l - 120.0).abs() < 1e-9);
-        assert_eq!(FreeSpace.max_range_m(900.0, 30.0, 1.5, 200.0, 50_000.0), 50_000.0);
+        assert_eq!(
+            FreeSpace.max_range_m(900.0, 30.0, 1.5, 200.0, 50_000.0),
+            50_000.0
+        );
     }
 }

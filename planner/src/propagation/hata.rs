@@ -39,8 +39,12 @@ pub enum HataEnvironment {
 }
 
 impl HataEnvironment {
-    pub const ALL: [HataEnvironment; 4] =
-        [HataEnvironment::UrbanLarge, HataEnvironment::UrbanSmall, HataEnvironment::Suburban, HataEnvironment::Open];
+    pub const ALL: [HataEnvironment; 4] = [
+        HataEnvironment::UrbanLarge,
+        HataEnvironment::UrbanSmall,
+        HataEnvironment::Suburban,
+        HataEnvironment::Open,
+    ];
 
     /// Config spelling: `urban_large`, `urban_small`, `suburban`, `open`.
     pub fn as_str(self) -> &'static str {
@@ -57,7 +61,9 @@ impl HataEnvironment {
     pub fn parse(s: &str) -> Option<HataEnvironment> {
         match s.trim().to_ascii_lowercase().replace('-', "_").as_str() {
             "urban_large" | "large_city" | "metropolitan" => Some(HataEnvironment::UrbanLarge),
-            "urban_small" | "urban_medium" | "small_city" | "medium_city" | "urban" => Some(HataEnvironment::UrbanSmall),
+            "urban_small" | "urban_medium" | "small_city" | "medium_city" | "urban" => {
+                Some(HataEnvironment::UrbanSmall)
+            }
             "suburban" => Some(HataEnvironment::Suburban),
             "open" | "rural" => Some(HataEnvironment::Open),
             _ => None,
@@ -84,21 +90,71 @@ pub fn a_hm_large_city_db(freq_mhz: f64, hm_m: f64) -> f64 {
 
 /// Input checks shared by Hata and COST-231 Hata: errors for nonsense, warnings outside the
 /// fitted ranges (frequency range differs per model).
-pub(crate) fn check_inputs(model: &'static str, link: &Link<'_>, f_lo_mhz: f64, f_hi_mhz: f64) -> Result<Vec<ModelWarning>, PropagationError> {
+pub(crate) fn check_inputs(
+    model: &'static str,
+    link: &Link<'_>,
+    f_lo_mhz: f64,
+    f_hi_mhz: f64,
+) -> Result<Vec<ModelWarning>, PropagationError> {
     require_positive(model, "freq_mhz", link.freq_mhz, "MHz")?;
     require_positive(model, "distance_m", link.distance_m, "m")?;
     require_positive(model, "tx_height_m", link.tx_height_m, "m")?;
     require_positive(model, "rx_height_m", link.rx_height_m, "m")?;
     let mut w = Vec::new();
-    warn_outside(&mut w, model, "frequency_below_range", "frequency_above_range", "frequency", link.freq_mhz, f_lo_mhz, f_hi_mhz, "MHz");
-    warn_outside(&mut w, model, "distance_below_range", "distance_above_range", "distance", link.distance_m / 1000.0, 1.0, 20.0, "km");
-    warn_outside(&mut w, model, "tx_height_below_range", "tx_height_above_range", "base antenna height", link.tx_height_m, 30.0, 200.0, "m");
-    warn_outside(&mut w, model, "rx_height_below_range", "rx_height_above_range", "mobile antenna height", link.rx_height_m, 1.0, 10.0, "m");
+    warn_outside(
+        &mut w,
+        model,
+        "frequency_below_range",
+        "frequency_above_range",
+        "frequency",
+        link.freq_mhz,
+        f_lo_mhz,
+        f_hi_mhz,
+        "MHz",
+    );
+    warn_outside(
+        &mut w,
+        model,
+        "distance_below_range",
+        "distance_above_range",
+        "distance",
+        link.distance_m / 1000.0,
+        1.0,
+        20.0,
+        "km",
+    );
+    warn_outside(
+        &mut w,
+        model,
+        "tx_height_below_range",
+        "tx_height_above_range",
+        "base antenna height",
+        link.tx_height_m,
+        30.0,
+        200.0,
+        "m",
+    );
+    warn_outside(
+        &mut w,
+        model,
+        "rx_height_below_range",
+        "rx_height_above_range",
+        "mobile antenna height",
+        link.rx_height_m,
+        1.0,
+        10.0,
+        "m",
+    );
     Ok(w)
 }
 
 /// Applies the free-space floor shared by the Hata family.
-pub(crate) fn floor_at_free_space(model: &str, loss_db: f64, link: &Link<'_>, warnings: &mut Vec<ModelWarning>) -> f64 {
+pub(crate) fn floor_at_free_space(
+    model: &str,
+    loss_db: f64,
+    link: &Link<'_>,
+    warnings: &mut Vec<ModelWarning>,
+) -> f64 {
     let fs = fspl_db(link.freq_mhz, link.distance_m);
     if loss_db < fs {
         warnings.push(ModelWarning {
@@ -124,14 +180,21 @@ impl Hata {
 
     /// The raw formula, no checks and no floor; d in metres, heights in metres.
     #[inline]
-    pub fn formula_db(environment: HataEnvironment, freq_mhz: f64, distance_m: f64, hb_m: f64, hm_m: f64) -> f64 {
+    pub fn formula_db(
+        environment: HataEnvironment,
+        freq_mhz: f64,
+        distance_m: f64,
+        hb_m: f64,
+        hm_m: f64,
+    ) -> f64 {
         let lf = freq_mhz.log10();
         let lhb = hb_m.log10();
         let a = match environment {
             HataEnvironment::UrbanLarge => a_hm_large_city_db(freq_mhz, hm_m),
             _ => a_hm_small_city_db(freq_mhz, hm_m),
         };
-        let urban = 69.55 + 26.16 * lf - 13.82 * lhb - a + (44.9 - 6.55 * lhb) * (distance_m / 1000.0).log10();
+        let urban = 69.55 + 26.16 * lf - 13.82 * lhb - a
+            + (44.9 - 6.55 * lhb) * (distance_m / 1000.0).log10();
         match environment {
             HataEnvironment::UrbanLarge | HataEnvironment::UrbanSmall => urban,
             HataEnvironment::Suburban => urban - 2.0 * (freq_mhz / 28.0).log10().powi(2) - 5.4,
@@ -152,9 +215,19 @@ impl PropagationModel for Hata {
 
     fn path_loss(&self, link: &Link<'_>) -> Result<PathLoss, PropagationError> {
         let mut warnings = check_inputs(self.name(), link, 150.0, 1500.0)?;
-        let raw = Self::formula_db(self.environment, link.freq_mhz, link.distance_m, link.tx_height_m, link.rx_height_m);
+        let raw = Self::formula_db(
+            self.environment,
+            link.freq_mhz,
+            link.distance_m,
+            link.tx_height_m,
+            link.rx_height_m,
+        );
         let loss_db = floor_at_free_space(self.name(), raw, link, &mut warnings);
-        Ok(PathLoss { loss_db, mode: PropagationMode::Unspecified, warnings })
+        Ok(PathLoss {
+            loss_db,
+            mode: PropagationMode::Unspecified,
+            warnings,
+        })
     }
 }
 
@@ -163,7 +236,15 @@ mod tests {
     use super::*;
 
     fn loss(env: HataEnvironment, f: f64, d_m: f64) -> PathLoss {
-        Hata::new(env).path_loss(&Link { freq_mhz: f, distance_m: d_m, tx_height_m: 30.0, rx_height_m: 1.0, profile_m: None }).unwrap()
+        Hata::new(env)
+            .path_loss(&Link {
+                freq_mhz: f,
+                distance_m: d_m,
+                tx_height_m: 30.0,
+                rx_height_m: 1.0,
+                profile_m: None,
+            })
+            .unwrap()
     }
 
     /// REFERENCES.md values at d = 2 km, hb = 30 m, hm = 1 m, tolerance 0.1 dB.
@@ -177,7 +258,11 @@ mod tests {
         ];
         for (env, expected) in cases {
             let l = loss(env, 869.0, 2000.0);
-            assert!((l.loss_db - expected).abs() < 0.1, "{env:?}: {} vs {expected}", l.loss_db);
+            assert!(
+                (l.loss_db - expected).abs() < 0.1,
+                "{env:?}: {} vs {expected}",
+                l.loss_db
+            );
             assert!(l.warnings.is_empty(), "{:?}", l.warnings);
             assert_eq!(l.mode, PropagationMode::Unspecified);
         }
@@ -196,13 +281,30 @@ mod tests {
         let l = loss(HataEnvironment::UrbanSmall, 1800.0, 30_000.0);
         let codes: Vec<_> = l.warnings.iter().map(|w| w.code).collect();
         assert_eq!(codes, ["frequency_above_range", "distance_above_range"]);
-        assert!(l.warnings[1].message.contains("30 km"), "{}", l.warnings[1].message);
+        assert!(
+            l.warnings[1].message.contains("30 km"),
+            "{}",
+            l.warnings[1].message
+        );
         let l = Hata::new(HataEnvironment::Open)
-            .path_loss(&Link { freq_mhz: 900.0, distance_m: 5000.0, tx_height_m: 15.0, rx_height_m: 12.0, profile_m: None })
+            .path_loss(&Link {
+                freq_mhz: 900.0,
+                distance_m: 5000.0,
+                tx_height_m: 15.0,
+                rx_height_m: 12.0,
+                profile_m: None,
+            })
             .unwrap();
         let codes: Vec<_> = l.warnings.iter().map(|w| w.code).collect();
         // A 12 m "mobile" makes a(hm) so large that the fit drops below free space.
-        assert_eq!(codes, ["tx_height_below_range", "rx_height_above_range", "below_free_space"]);
+        assert_eq!(
+            codes,
+            [
+                "tx_height_below_range",
+                "rx_height_above_range",
+                "below_free_space"
+            ]
+        );
     }
 
     #[test]
@@ -216,15 +318,49 @@ mod tests {
     #[test]
     fn rejects_nonsense() {
         let h = Hata::new(HataEnvironment::UrbanLarge);
-        let base = Link { freq_mhz: 900.0, distance_m: 2000.0, tx_height_m: 30.0, rx_height_m: 1.5, profile_m: None };
+        let base = Link {
+            freq_mhz: 900.0,
+            distance_m: 2000.0,
+            tx_height_m: 30.0,
+            rx_height_m: 1.5,
+            profile_m: None,
+        };
         for (l, field) in [
-            (Link { distance_m: -5.0, ..base }, "distance_m"),
-            (Link { freq_mhz: f64::NAN, ..base }, "freq_mhz"),
-            (Link { tx_height_m: 0.0, ..base }, "tx_height_m"),
-            (Link { rx_height_m: -1.0, ..base }, "rx_height_m"),
+            (
+                Link {
+                    distance_m: -5.0,
+                    ..base
+                },
+                "distance_m",
+            ),
+            (
+                Link {
+                    freq_mhz: f64::NAN,
+                    ..base
+                },
+                "freq_mhz",
+            ),
+            (
+                Link {
+                    tx_height_m: 0.0,
+                    ..base
+                },
+                "tx_height_m",
+            ),
+            (
+                Link {
+                    rx_height_m: -1.0,
+                    ..base
+                },
+                "rx_height_m",
+            ),
         ] {
             let e = h.path_loss(&l).unwrap_err();
-            assert!(e.to_string().starts_with(&format!("hata_urban_large: parameter {field} =")), "{e}");
+            assert!(
+                e.to_string()
+                    .starts_with(&format!("hata_urban_large: parameter {field} =")),
+                "{e}"
+            );
         }
     }
 
@@ -238,8 +374,14 @@ mod tests {
 
     #[test]
     fn environment_spellings() {
-        assert_eq!(HataEnvironment::parse("Metropolitan"), Some(HataEnvironment::UrbanLarge));
-        assert_eq!(HataEnvironment::parse("medium-city"), Some(HataEnvironment::UrbanSmall));
+        assert_eq!(
+            HataEnvironment::parse("Metropolitan"),
+            Some(HataEnvironment::UrbanLarge)
+        );
+        assert_eq!(
+            HataEnvironment::parse("medium-city"),
+            Some(HataEnvironment::UrbanSmall)
+        );
         assert_eq!(HataEnvironment::parse("rural"), Some(HataEnvironment::Open));
         assert_eq!(HataEnvironment::parse("jungle"), None);
         for e in HataEnvironment::ALL {

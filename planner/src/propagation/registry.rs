@@ -107,16 +107,34 @@ impl ModelConfig {
                 }
             }
         } else if let Some(base) = &self.base_model {
-            p.push(("base_model".into(), format!("`{base}` is only used with model = \"terrain\"; remove it")));
+            p.push((
+                "base_model".into(),
+                format!("`{base}` is only used with model = \"terrain\"; remove it"),
+            ));
         }
         if !(self.k_factor.is_finite() && self.k_factor > 0.0) {
-            p.push(("k_factor".into(), format!("{} is invalid: must be a finite number > 0 (4/3 for a standard atmosphere)", self.k_factor)));
+            p.push((
+                "k_factor".into(),
+                format!(
+                    "{} is invalid: must be a finite number > 0 (4/3 for a standard atmosphere)",
+                    self.k_factor
+                ),
+            ));
         }
         if self.max_edges == 0 {
-            p.push(("max_edges".into(), "0 is invalid: must be at least 1 (3 is usual)".into()));
+            p.push((
+                "max_edges".into(),
+                "0 is invalid: must be at least 1 (3 is usual)".into(),
+            ));
         }
         if !(self.max_terrain_relief_m.is_finite() && self.max_terrain_relief_m >= 0.0) {
-            p.push(("max_terrain_relief_m".into(), format!("{} is invalid: must be a finite number of metres ≥ 0", self.max_terrain_relief_m)));
+            p.push((
+                "max_terrain_relief_m".into(),
+                format!(
+                    "{} is invalid: must be a finite number of metres ≥ 0",
+                    self.max_terrain_relief_m
+                ),
+            ));
         }
         p
     }
@@ -130,7 +148,9 @@ impl ModelConfig {
     fn empirical(&self, name: &str) -> Result<Box<dyn PropagationModel>, Problem> {
         let (family, env_in_name) = split_name(name);
         let env = match (env_in_name, self.environment.as_deref()) {
-            (Some(a), Some(b)) if !same_env(family, a, b) => return Err(Problem::EnvConflict(a.to_string(), b.to_string())),
+            (Some(a), Some(b)) if !same_env(family, a, b) => {
+                return Err(Problem::EnvConflict(a.to_string(), b.to_string()))
+            }
             (Some(a), _) => Some(a),
             (None, b) => b,
         };
@@ -139,7 +159,9 @@ impl ModelConfig {
             "hata" => {
                 let e = match env {
                     None => HataEnvironment::UrbanSmall,
-                    Some(s) => HataEnvironment::parse(s).ok_or_else(|| Problem::BadEnv(s.to_string(), "urban_large, urban_small, suburban, open"))?,
+                    Some(s) => HataEnvironment::parse(s).ok_or_else(|| {
+                        Problem::BadEnv(s.to_string(), "urban_large, urban_small, suburban, open")
+                    })?,
                 };
                 Ok(Box::new(Hata::new(e)))
             }
@@ -188,7 +210,9 @@ fn parse_cost231_env(s: &str) -> Result<Cost231Environment, Problem> {
 fn same_env(family: &str, a: &str, b: &str) -> bool {
     match family {
         "hata" => HataEnvironment::parse(a) == HataEnvironment::parse(b),
-        "cost231" => matches!((parse_cost231_env(a), parse_cost231_env(b)), (Ok(x), Ok(y)) if x == y),
+        "cost231" => {
+            matches!((parse_cost231_env(a), parse_cost231_env(b)), (Ok(x), Ok(y)) if x == y)
+        }
         _ => a == b,
     }
 }
@@ -218,20 +242,33 @@ fn split_name(name: &str) -> (&str, Option<&str>) {
 pub fn build_model(config: &ModelConfig) -> Result<Box<dyn PropagationModel>, PropagationError> {
     let problems = config.problems();
     if problems.len() == 1 {
-        return Err(config_error(problems.into_iter().next().expect("one problem")));
+        return Err(config_error(
+            problems.into_iter().next().expect("one problem"),
+        ));
     }
     if !problems.is_empty() {
         let fields: Vec<&str> = problems.iter().map(|p| p.0.as_str()).collect();
-        let messages: Vec<String> = problems.iter().map(|p| format!("{}: {}", p.0, p.1)).collect();
-        return Err(PropagationError::Config { field: fields.join(", "), message: messages.join("; ") });
+        let messages: Vec<String> = problems
+            .iter()
+            .map(|p| format!("{}: {}", p.0, p.1))
+            .collect();
+        return Err(PropagationError::Config {
+            field: fields.join(", "),
+            message: messages.join("; "),
+        });
     }
     match config.model.as_str() {
         "terrain" => {
             let base = match &config.base_model {
                 None => Box::new(FreeSpace) as Box<dyn PropagationModel>,
-                Some(b) => config.empirical(b).map_err(|e| config_error(e.into_pair("base_model", b)))?,
+                Some(b) => config
+                    .empirical(b)
+                    .map_err(|e| config_error(e.into_pair("base_model", b)))?,
             };
-            let diffraction = DiffractionConfig { method: config.diffraction, max_edges: config.max_edges };
+            let diffraction = DiffractionConfig {
+                method: config.diffraction,
+                max_edges: config.max_edges,
+            };
             let mut m = TerrainModel::new(base, config.k_factor, diffraction)?;
             m.max_terrain_relief_m = config.max_terrain_relief_m;
             Ok(Box::new(m))
@@ -241,7 +278,9 @@ pub fn build_model(config: &ModelConfig) -> Result<Box<dyn PropagationModel>, Pr
                 .map_err(|e| config_error(("itm".into(), e.problems.join("; "))))?;
             Ok(Box::new(itm))
         }
-        name => config.empirical(name).map_err(|e| config_error(e.into_pair("model", name))),
+        name => config
+            .empirical(name)
+            .map_err(|e| config_error(e.into_pair("model", name))),
     }
 }
 
@@ -283,36 +322,71 @@ mod tests {
         assert_eq!(c.max_edges, 5);
         let m = build_model(&c).unwrap();
         assert_eq!(m.name(), "terrain");
-        let e = toml::from_str::<ModelConfig>("model = \"hata\"\nenviroment = \"open\"\n").unwrap_err();
+        let e =
+            toml::from_str::<ModelConfig>("model = \"hata\"\nenviroment = \"open\"\n").unwrap_err();
         assert!(e.to_string().contains("unknown field `enviroment`"), "{e}");
-        let c: ModelConfig = toml::from_str("model = \"cost231\"\nenvironment = \"metropolitan\"\n").unwrap();
+        let c: ModelConfig =
+            toml::from_str("model = \"cost231\"\nenvironment = \"metropolitan\"\n").unwrap();
         assert_eq!(build_model(&c).unwrap().name(), "cost231_metropolitan");
     }
 
     #[test]
     fn reports_all_problems_at_once() {
-        let c = ModelConfig { k_factor: -1.0, max_edges: 0, ..ModelConfig::from_name("okumura") };
+        let c = ModelConfig {
+            k_factor: -1.0,
+            max_edges: 0,
+            ..ModelConfig::from_name("okumura")
+        };
         let e = build_model(&c).unwrap_err().to_string();
-        assert!(e.contains("model: unknown model `okumura`; use one of free_space, hata, cost231, terrain"), "{e}");
+        assert!(
+            e.contains(
+                "model: unknown model `okumura`; use one of free_space, hata, cost231, terrain"
+            ),
+            "{e}"
+        );
         assert!(e.contains("k_factor: -1 is invalid"), "{e}");
         assert!(e.contains("max_edges: 0 is invalid"), "{e}");
     }
 
     #[test]
     fn rejects_bad_environments() {
-        let c = ModelConfig { environment: Some("open".into()), ..ModelConfig::from_name("cost231") };
+        let c = ModelConfig {
+            environment: Some("open".into()),
+            ..ModelConfig::from_name("cost231")
+        };
         let e = build_model(&c).unwrap_err().to_string();
-        assert!(e.contains("unknown environment `open` for `cost231`"), "{e}");
+        assert!(
+            e.contains("unknown environment `open` for `cost231`"),
+            "{e}"
+        );
         assert!(e.contains("no open-area class"), "{e}");
-        let c = ModelConfig { environment: Some("suburban".into()), ..ModelConfig::from_name("hata_urban_large") };
+        let c = ModelConfig {
+            environment: Some("suburban".into()),
+            ..ModelConfig::from_name("hata_urban_large")
+        };
         let e = build_model(&c).unwrap_err().to_string();
-        assert!(e.contains("already selects environment `urban_large`"), "{e}");
-        let c = ModelConfig { environment: Some("large_city".into()), ..ModelConfig::from_name("hata_urban_large") };
+        assert!(
+            e.contains("already selects environment `urban_large`"),
+            "{e}"
+        );
+        let c = ModelConfig {
+            environment: Some("large_city".into()),
+            ..ModelConfig::from_name("hata_urban_large")
+        };
         assert_eq!(build_model(&c).unwrap().name(), "hata_urban_large");
-        let c = ModelConfig { base_model: Some("terrain".into()), ..ModelConfig::from_name("terrain") };
+        let c = ModelConfig {
+            base_model: Some("terrain".into()),
+            ..ModelConfig::from_name("terrain")
+        };
         let e = build_model(&c).unwrap_err().to_string();
-        assert!(e.contains("base_model: `terrain` is itself terrain-aware"), "{e}");
-        let c = ModelConfig { base_model: Some("hata".into()), ..ModelConfig::from_name("hata") };
+        assert!(
+            e.contains("base_model: `terrain` is itself terrain-aware"),
+            "{e}"
+        );
+        let c = ModelConfig {
+            base_model: Some("hata".into()),
+            ..ModelConfig::from_name("hata")
+        };
         let e = build_model(&c).unwrap_err().to_string();
         assert!(e.contains("only used with model = \"terrain\""), "{e}");
     }

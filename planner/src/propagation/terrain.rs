@@ -25,7 +25,10 @@
 //! relief for mountain-top sites over deep valleys.
 
 use super::checks::{require_non_negative, require_positive};
-use super::diffraction::{diffraction_loss_db, first_fresnel_radius_m, wavelength_m, DiffractionConfig, DiffractionResult, PathGeometry};
+use super::diffraction::{
+    diffraction_loss_db, first_fresnel_radius_m, wavelength_m, DiffractionConfig,
+    DiffractionResult, PathGeometry,
+};
 use super::free_space::FreeSpace;
 use super::{Link, ModelWarning, PathLoss, PropagationError, PropagationMode, PropagationModel};
 use serde::Serialize;
@@ -115,8 +118,17 @@ impl Default for TerrainModel {
 impl TerrainModel {
     /// Builds the model; `k_factor` must be finite and > 0, `max_edges` ≥ 1, and the base model
     /// must not itself need terrain.
-    pub fn new(base: Box<dyn PropagationModel>, k_factor: f64, diffraction: DiffractionConfig) -> Result<Self, PropagationError> {
-        require_positive("terrain", "k_factor", k_factor, "(typical 4/3; 1 for no refraction)")?;
+    pub fn new(
+        base: Box<dyn PropagationModel>,
+        k_factor: f64,
+        diffraction: DiffractionConfig,
+    ) -> Result<Self, PropagationError> {
+        require_positive(
+            "terrain",
+            "k_factor",
+            k_factor,
+            "(typical 4/3; 1 for no refraction)",
+        )?;
         if diffraction.max_edges == 0 {
             return Err(PropagationError::Config {
                 field: "max_edges".into(),
@@ -126,10 +138,18 @@ impl TerrainModel {
         if base.needs_terrain() {
             return Err(PropagationError::Config {
                 field: "base_model".into(),
-                message: format!("`{}` is itself terrain-aware; choose free_space, hata or cost231 as the base", base.name()),
+                message: format!(
+                    "`{}` is itself terrain-aware; choose free_space, hata or cost231 as the base",
+                    base.name()
+                ),
             });
         }
-        Ok(TerrainModel { base, k_factor, diffraction, max_terrain_relief_m: DEFAULT_MAX_TERRAIN_RELIEF_M })
+        Ok(TerrainModel {
+            base,
+            k_factor,
+            diffraction,
+            max_terrain_relief_m: DEFAULT_MAX_TERRAIN_RELIEF_M,
+        })
     }
 
     pub fn base(&self) -> &dyn PropagationModel {
@@ -150,13 +170,16 @@ impl TerrainModel {
         require_positive(name, "distance_m", link.distance_m, "m")?;
         require_non_negative(name, "tx_height_m", link.tx_height_m, "m")?;
         require_non_negative(name, "rx_height_m", link.rx_height_m, "m")?;
-        let profile = link.profile_m.ok_or(PropagationError::MissingProfile { model: name })?;
+        let profile = link
+            .profile_m
+            .ok_or(PropagationError::MissingProfile { model: name })?;
         if profile.len() < 2 {
             return Err(PropagationError::InvalidParameter {
                 model: name,
                 parameter: "profile_m",
                 value: profile.len() as f64,
-                reason: "a profile needs at least 2 samples (transmitter and receiver ground)".into(),
+                reason: "a profile needs at least 2 samples (transmitter and receiver ground)"
+                    .into(),
             });
         }
         if let Some((i, &z)) = profile.iter().enumerate().find(|(_, z)| !z.is_finite()) {
@@ -164,7 +187,10 @@ impl TerrainModel {
                 model: name,
                 parameter: "profile_m",
                 value: z,
-                reason: format!("sample {i} of {} is not a finite elevation (DEM no-data?)", profile.len()),
+                reason: format!(
+                    "sample {i} of {} is not a finite elevation (DEM no-data?)",
+                    profile.len()
+                ),
             });
         }
         Ok(profile)
@@ -183,7 +209,7 @@ impl TerrainModel {
         let mut min_ratio: Option<(f64, f64)> = None;
         let mut obstructions: Vec<Obstruction> = Vec::new();
         let mut in_run = false;
-        for i in 1..n - 1 {
+        for (i, &z) in profile.iter().enumerate().take(n - 1).skip(1) {
             let x = i as f64 * step;
             let ray = geom.tx_top_m + (geom.rx_top_m - geom.tx_top_m) * x / d;
             let h = geom.height_m(i) - ray;
@@ -199,7 +225,7 @@ impl TerrainModel {
                         start_m: x,
                         end_m: x,
                         peak_distance_m: x,
-                        peak_elevation_m: profile[i],
+                        peak_elevation_m: z,
                         height_above_los_m: h,
                         nu,
                     });
@@ -209,7 +235,7 @@ impl TerrainModel {
                 o.end_m = x;
                 if h > o.height_above_los_m {
                     o.peak_distance_m = x;
-                    o.peak_elevation_m = profile[i];
+                    o.peak_elevation_m = z;
                     o.height_above_los_m = h;
                     o.nu = nu;
                 }
@@ -227,7 +253,11 @@ impl TerrainModel {
         }
         let loss = PathLoss {
             loss_db: base.loss_db + diff_db,
-            mode: if line_of_sight { PropagationMode::LineOfSight } else { PropagationMode::Diffraction },
+            mode: if line_of_sight {
+                PropagationMode::LineOfSight
+            } else {
+                PropagationMode::Diffraction
+            },
             warnings,
         };
         Ok(TerrainAnalysis {
@@ -236,7 +266,10 @@ impl TerrainModel {
             min_clearance_distance_m: min_ratio.map(|m| m.1),
             fresnel_60_clear: min_ratio.map_or(true, |m| m.0 >= 0.6),
             obstructions,
-            diffraction: DiffractionResult { loss_db: diff_db, edges },
+            diffraction: DiffractionResult {
+                loss_db: diff_db,
+                edges,
+            },
             base_model: self.base.name(),
             base_loss_db: base.loss_db,
             k_factor: self.k_factor,
@@ -281,21 +314,36 @@ impl PropagationModel for TerrainModel {
         let step = d / (n - 1) as f64;
         let geom = self.geometry(profile, step, link);
         let slope = (geom.rx_top_m - geom.tx_top_m) / d;
-        let line_of_sight = (1..n - 1).all(|i| geom.height_m(i) <= geom.tx_top_m + slope * (i as f64 * step));
-        let diff_db = diffraction_loss_db(&geom, wavelength_m(link.freq_mhz), &self.diffraction, None);
+        let line_of_sight =
+            (1..n - 1).all(|i| geom.height_m(i) <= geom.tx_top_m + slope * (i as f64 * step));
+        let diff_db =
+            diffraction_loss_db(&geom, wavelength_m(link.freq_mhz), &self.diffraction, None);
         let mut base = self.base.path_loss(link)?;
         if n < 3 {
             base.warnings.push(short_profile_warning(n));
         }
         Ok(PathLoss {
             loss_db: base.loss_db + diff_db,
-            mode: if line_of_sight { PropagationMode::LineOfSight } else { PropagationMode::Diffraction },
+            mode: if line_of_sight {
+                PropagationMode::LineOfSight
+            } else {
+                PropagationMode::Diffraction
+            },
             warnings: base.warnings,
         })
     }
 
-    fn max_range_m(&self, freq_mhz: f64, tx_height_m: f64, rx_height_m: f64, max_loss_db: f64, cap_m: f64) -> f64 {
-        let base = self.base.max_range_m(freq_mhz, tx_height_m, rx_height_m, max_loss_db, cap_m);
+    fn max_range_m(
+        &self,
+        freq_mhz: f64,
+        tx_height_m: f64,
+        rx_height_m: f64,
+        max_loss_db: f64,
+        cap_m: f64,
+    ) -> f64 {
+        let base = self
+            .base
+            .max_range_m(freq_mhz, tx_height_m, rx_height_m, max_loss_db, cap_m);
         let horizon = radio_horizon_m(tx_height_m + self.max_terrain_relief_m, self.k_factor)
             + radio_horizon_m(rx_height_m + self.max_terrain_relief_m, self.k_factor);
         base.min(horizon).min(cap_m)
@@ -310,7 +358,13 @@ mod tests {
     use crate::propagation::hata::{Hata, HataEnvironment};
 
     fn link(profile: &[f64], d: f64, f: f64, htx: f64, hrx: f64) -> Link<'_> {
-        Link { freq_mhz: f, distance_m: d, tx_height_m: htx, rx_height_m: hrx, profile_m: Some(profile) }
+        Link {
+            freq_mhz: f,
+            distance_m: d,
+            tx_height_m: htx,
+            rx_height_m: hrx,
+            profile_m: Some(profile),
+        }
     }
 
     #[test]
@@ -349,49 +403,84 @@ mod tests {
         let h = 420.0 + bulge - ray;
         let nu = fresnel_nu(h, 8000.0, 12_000.0, wavelength_m(f));
         let expected = fspl_db(f, d) + knife_edge_loss_db(nu);
-        assert!((a.loss.loss_db - expected).abs() < 1e-9, "{} vs {expected}", a.loss.loss_db);
+        assert!(
+            (a.loss.loss_db - expected).abs() < 1e-9,
+            "{} vs {expected}",
+            a.loss.loss_db
+        );
         assert!(!a.line_of_sight);
         assert_eq!(a.loss.mode, PropagationMode::Diffraction);
         assert_eq!(a.obstructions.len(), 1);
         let o = &a.obstructions[0];
-        assert_eq!((o.start_m, o.end_m, o.peak_distance_m, o.peak_elevation_m), (8000.0, 8000.0, 8000.0, 420.0));
+        assert_eq!(
+            (o.start_m, o.end_m, o.peak_distance_m, o.peak_elevation_m),
+            (8000.0, 8000.0, 8000.0, 420.0)
+        );
         assert!((o.height_above_los_m - h).abs() < 1e-9);
         assert!((o.nu - nu).abs() < 1e-9);
         assert_eq!(a.diffraction.edges.len(), 1);
         assert!(a.min_fresnel_clearance_ratio.unwrap() < 0.0);
         assert!(!a.fresnel_60_clear);
         // The lean path gives the same loss.
-        assert!((m.path_loss(&link(&p, d, f, 30.0, 10.0)).unwrap().loss_db - expected).abs() < 1e-9);
+        assert!(
+            (m.path_loss(&link(&p, d, f, 30.0, 10.0)).unwrap().loss_db - expected).abs() < 1e-9
+        );
     }
 
     #[test]
     fn curvature_blocks_flat_earth_beyond_horizon() {
         // Sea-level flat terrain, 30 m and 1.5 m antennas: horizon √(2kR·30) + √(2kR·1.5)
         // ≈ 22.6 + 5.0 = 27.6 km for k = 4/3.
-        let horizon = radio_horizon_m(30.0, DEFAULT_K_FACTOR) + radio_horizon_m(1.5, DEFAULT_K_FACTOR);
+        let horizon =
+            radio_horizon_m(30.0, DEFAULT_K_FACTOR) + radio_horizon_m(1.5, DEFAULT_K_FACTOR);
         assert!((horizon - 27_621.0).abs() < 50.0, "{horizon}");
         let p = vec![0.0; 401];
         let m = TerrainModel::default();
-        let inside = m.analyze(&link(&p, 0.8 * horizon, 900.0, 30.0, 1.5)).unwrap();
+        let inside = m
+            .analyze(&link(&p, 0.8 * horizon, 900.0, 30.0, 1.5))
+            .unwrap();
         assert!(inside.line_of_sight);
-        let beyond = m.analyze(&link(&p, 1.3 * horizon, 900.0, 30.0, 1.5)).unwrap();
+        let beyond = m
+            .analyze(&link(&p, 1.3 * horizon, 900.0, 30.0, 1.5))
+            .unwrap();
         assert!(!beyond.line_of_sight);
         assert_eq!(beyond.loss.mode, PropagationMode::Diffraction);
-        assert!(beyond.diffraction.loss_db > 6.0, "{}", beyond.diffraction.loss_db);
+        assert!(
+            beyond.diffraction.loss_db > 6.0,
+            "{}",
+            beyond.diffraction.loss_db
+        );
         // With an infinite-ish k (no curvature) the same path is line of sight.
-        let flat = TerrainModel::new(Box::new(FreeSpace), 1e9, DiffractionConfig::default()).unwrap();
-        assert!(flat.analyze(&link(&p, 1.3 * horizon, 900.0, 30.0, 1.5)).unwrap().line_of_sight);
+        let flat =
+            TerrainModel::new(Box::new(FreeSpace), 1e9, DiffractionConfig::default()).unwrap();
+        assert!(
+            flat.analyze(&link(&p, 1.3 * horizon, 900.0, 30.0, 1.5))
+                .unwrap()
+                .line_of_sight
+        );
         // A smaller k (sub-refraction) shortens the horizon.
         let k1 = TerrainModel::new(Box::new(FreeSpace), 1.0, DiffractionConfig::default()).unwrap();
-        assert!(!k1.analyze(&link(&p, 0.95 * horizon, 900.0, 30.0, 1.5)).unwrap().line_of_sight);
+        assert!(
+            !k1.analyze(&link(&p, 0.95 * horizon, 900.0, 30.0, 1.5))
+                .unwrap()
+                .line_of_sight
+        );
     }
 
     #[test]
     fn hata_base_and_epstein_peterson() {
         let mut p = vec![100.0; 101];
         p[50] = 180.0;
-        let cfg = DiffractionConfig { method: DiffractionMethod::EpsteinPeterson, max_edges: 3 };
-        let m = TerrainModel::new(Box::new(Hata::new(HataEnvironment::Open)), DEFAULT_K_FACTOR, cfg).unwrap();
+        let cfg = DiffractionConfig {
+            method: DiffractionMethod::EpsteinPeterson,
+            max_edges: 3,
+        };
+        let m = TerrainModel::new(
+            Box::new(Hata::new(HataEnvironment::Open)),
+            DEFAULT_K_FACTOR,
+            cfg,
+        )
+        .unwrap();
         let a = m.analyze(&link(&p, 10_000.0, 900.0, 30.0, 1.5)).unwrap();
         let hata = Hata::formula_db(HataEnvironment::Open, 900.0, 10_000.0, 30.0, 1.5);
         assert_eq!(a.base_model, "hata_open");
@@ -404,28 +493,75 @@ mod tests {
     fn rejects_missing_or_bad_profiles() {
         let m = TerrainModel::default();
         let e = m
-            .path_loss(&Link { freq_mhz: 900.0, distance_m: 1000.0, tx_height_m: 30.0, rx_height_m: 1.5, profile_m: None })
+            .path_loss(&Link {
+                freq_mhz: 900.0,
+                distance_m: 1000.0,
+                tx_height_m: 30.0,
+                rx_height_m: 1.5,
+                profile_m: None,
+            })
             .unwrap_err();
         assert_eq!(e, PropagationError::MissingProfile { model: "terrain" });
         let p = [100.0, f64::NAN, 100.0];
-        let e = m.path_loss(&link(&p, 1000.0, 900.0, 30.0, 1.5)).unwrap_err();
-        assert!(e.to_string().contains("sample 1 of 3 is not a finite elevation"), "{e}");
+        let e = m
+            .path_loss(&link(&p, 1000.0, 900.0, 30.0, 1.5))
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("sample 1 of 3 is not a finite elevation"),
+            "{e}"
+        );
         let p = [100.0];
-        let e = m.path_loss(&link(&p, 1000.0, 900.0, 30.0, 1.5)).unwrap_err();
+        let e = m
+            .path_loss(&link(&p, 1000.0, 900.0, 30.0, 1.5))
+            .unwrap_err();
         assert!(e.to_string().contains("at least 2 samples"), "{e}");
         let p = [100.0, 100.0];
         let l = m.path_loss(&link(&p, 1000.0, 900.0, 30.0, 1.5)).unwrap();
         assert_eq!(l.warnings[0].code, "profile_without_interior");
-        let e = TerrainModel::new(Box::new(FreeSpace), 0.0, DiffractionConfig::default()).unwrap_err();
+        let e =
+            TerrainModel::new(Box::new(FreeSpace), 0.0, DiffractionConfig::default()).unwrap_err();
         assert!(e.to_string().contains("k_factor = 0"), "{e}");
-        let e = TerrainModel::new(Box::new(TerrainModel::default()), 1.33, DiffractionConfig::default()).unwrap_err();
+        let e = TerrainModel::new(
+            Box::new(TerrainModel::default()),
+            1.33,
+            DiffractionConfig::default(),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("base_model"), "{e}");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+        /// Random profiles and parameters: never a panic or NaN, loss ≥ free space, the lean
+        /// and the full evaluation agree.
+        #[test]
+        fn random_profiles_are_finite(
+            profile in proptest::collection::vec(-100.0f64..4000.0, 2..120),
+            d in 10.0f64..100_000.0,
+            f in 30.0f64..6000.0,
+            htx in 0.0f64..300.0,
+            hrx in 0.0f64..30.0,
+            ep in proptest::bool::ANY,
+        ) {
+            let method = if ep { DiffractionMethod::EpsteinPeterson } else { DiffractionMethod::Deygout };
+            let m = TerrainModel::new(Box::new(FreeSpace), DEFAULT_K_FACTOR, DiffractionConfig { method, max_edges: 3 }).unwrap();
+            let l = link(&profile, d, f, htx, hrx);
+            let a = m.analyze(&l).unwrap();
+            let lean = m.path_loss(&l).unwrap();
+            proptest::prop_assert!(a.loss.loss_db.is_finite());
+            proptest::prop_assert!(a.loss.loss_db >= fspl_db(f, d).max(0.0) - 1e-9);
+            proptest::prop_assert!((a.loss.loss_db - lean.loss_db).abs() < 1e-9);
+            proptest::prop_assert_eq!(a.loss.mode, lean.mode);
+            proptest::prop_assert!(a.diffraction.edges.len() <= 3);
+        }
     }
 
     #[test]
     fn max_range_is_capped_by_horizon_and_base() {
         let m = TerrainModel::default();
-        let horizon = radio_horizon_m(530.0, DEFAULT_K_FACTOR) + radio_horizon_m(501.5, DEFAULT_K_FACTOR);
+        let horizon =
+            radio_horizon_m(530.0, DEFAULT_K_FACTOR) + radio_horizon_m(501.5, DEFAULT_K_FACTOR);
         assert!((m.max_range_m(900.0, 30.0, 1.5, 200.0, 1e7) - horizon).abs() < 1e-6);
         let fs = FreeSpace.max_range_m(900.0, 30.0, 1.5, 110.0, 1e7);
         assert!((m.max_range_m(900.0, 30.0, 1.5, 110.0, 1e7) - fs).abs() < 1e-6);

@@ -284,9 +284,10 @@ impl Itm {
         let params = self
             .config
             .params(link.tx_height_m, link.rx_height_m, link.freq_mhz);
-        // Same input checks as ITM, so bad heights or frequencies fail at any distance.
-        inputs::validate_common(&params, &mut WarningSet::default())
-            .map_err(to_propagation_error)?;
+        // Same input checks as ITM, so bad heights or frequencies fail at any distance and
+        // out-of-range ones are still reported.
+        let mut input_warnings = WarningSet::default();
+        inputs::validate_common(&params, &mut input_warnings).map_err(to_propagation_error)?;
         let d = link.distance_m;
         let fs = free_space_db(d, link.freq_mhz);
         let (v, edge_db) = worst_knife_edge(
@@ -301,15 +302,22 @@ impl Itm {
         } else {
             PropagationMode::LineOfSight
         };
+        let mut warnings = vec![ModelWarning {
+            code: "itm_short_range_fallback",
+            message: format!(
+                "path of {d:.0} m is shorter than ITM's 1 km minimum; loss is free space ({fs:.1} dB) plus single knife-edge diffraction ({edge_db:.1} dB, ITU-R P.526, v = {v:.2}) without ITM's variability"
+            ),
+        }];
+        warnings.extend(input_warnings.iter().filter_map(|w| {
+            input_warning_message(w, &params).map(|message| ModelWarning {
+                code: w.code(),
+                message,
+            })
+        }));
         Ok(PathLoss {
             loss_db: fs + edge_db,
             mode,
-            warnings: vec![ModelWarning {
-                code: "itm_short_range_fallback",
-                message: format!(
-                    "path of {d:.0} m is shorter than ITM's 1 km minimum; loss is free space ({fs:.1} dB) plus single knife-edge diffraction ({edge_db:.1} dB, ITU-R P.526, v = {v:.2}) without ITM's variability"
-                ),
-            }],
+            warnings,
         })
     }
 }
@@ -410,13 +418,32 @@ fn to_propagation_error(e: ItmError) -> PropagationError {
     }
 }
 
+/// Messages for the warnings raised by input validation alone (no geometry needed).
+fn input_warning_message(w: ItmWarning, p: &ItmParams) -> Option<String> {
+    Some(match w {
+        ItmWarning::TxHeight => format!(
+            "transmitter height {} m is outside ITM's 1..=1000 m validity range",
+            p.tx_height_m
+        ),
+        ItmWarning::RxHeight => format!(
+            "receiver height {} m is outside ITM's 1..=1000 m validity range",
+            p.rx_height_m
+        ),
+        ItmWarning::Frequency => format!(
+            "frequency {} MHz is outside ITM's 40..=10000 MHz validity range",
+            p.freq_mhz
+        ),
+        _ => return None,
+    })
+}
+
 /// Human explanation of a warning with the values that triggered it.
 pub fn describe_warning(w: ItmWarning, p: &ItmParams, out: &ItmOutput) -> String {
     let g = &out.geometry;
     match w {
-        ItmWarning::TxHeight => format!("transmitter height {} m is outside ITM's 1..=1000 m validity range", p.tx_height_m),
-        ItmWarning::RxHeight => format!("receiver height {} m is outside ITM's 1..=1000 m validity range", p.rx_height_m),
-        ItmWarning::Frequency => format!("frequency {} MHz is outside ITM's 40..=10000 MHz validity range", p.freq_mhz),
+        ItmWarning::TxHeight | ItmWarning::RxHeight | ItmWarning::Frequency => {
+            input_warning_message(w, p).unwrap_or_default()
+        }
         ItmWarning::DistanceNearUpperLimit => format!("path of {:.0} km is beyond 1000 km, near ITM's limit", g.d_m / 1e3),
         ItmWarning::DistanceTooLarge => format!("path of {:.0} km is beyond 2000 km; treat the result with care", g.d_m / 1e3),
         ItmWarning::DistanceShortForHeights => format!(

@@ -1,0 +1,228 @@
+//! Every configuration rule has a bad-config fixture under `tests/fixtures/`; each test asserts
+//! the exact message `probe validate` and the agent print for it.
+
+use std::path::PathBuf;
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// Load `bad_<name>.toml` and compare the whole error text (`{dir}` stands for the fixture
+/// directory).
+fn assert_rejected(name: &str, expected_problems: &str) {
+    let path = fixtures().join(format!("bad_{name}.toml"));
+    let err = probes::config::load(&path).expect_err("fixture must be rejected");
+    let expected = format!(
+        "invalid config {}:\n{}",
+        path.display(),
+        expected_problems.replace("{dir}", &fixtures().display().to_string())
+    );
+    assert_eq!(err.to_string(), expected);
+}
+
+#[test]
+fn good_fixture_and_shipped_examples_are_valid() {
+    let cfg = probes::config::load(&fixtures().join("good_minimal.toml")).unwrap();
+    assert_eq!(cfg.targets.len(), 1);
+    assert_eq!(cfg.agent.listen.to_string(), "127.0.0.1:9469");
+    let examples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../config/probes");
+    for entry in std::fs::read_dir(&examples).unwrap() {
+        let p = entry.unwrap().path();
+        if p.extension().is_some_and(|e| e == "toml") {
+            probes::config::load(&p).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+}
+
+#[test]
+fn every_bad_fixture_has_a_test() {
+    let tested: Vec<&str> = CASES.iter().map(|c| c.0).collect();
+    for entry in std::fs::read_dir(fixtures()).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        if let Some(rule) = name.strip_prefix("bad_").and_then(|n| n.strip_suffix(".toml")) {
+            assert!(tested.contains(&rule), "fixture {name} has no expected message");
+        }
+    }
+}
+
+#[test]
+fn each_rule_reports_its_exact_message() {
+    for (name, expected) in CASES {
+        assert_rejected(name, expected);
+    }
+}
+
+const CASES: &[(&str, &str)] = &[
+    (
+        "bad_duration",
+        r##"  - tests.latency.interval: "5 parsecs" has no known unit: use ms, s, m, h or d, e.g. "10s""##,
+    ),
+    (
+        "bad_listen",
+        r##"  - agent.listen = "localhost" is not an address: write IP:PORT, e.g. "127.0.0.1:9469""##,
+    ),
+    (
+        "bad_nameserver",
+        r##"  - agent.nameserver = "dns.example" is not an address: write IP:PORT, e.g. "9.9.9.9:53", or remove it to use the system resolver"##,
+    ),
+    (
+        "bad_target_name",
+        r##"  - targets[0].name = "my target!" must be 1-64 characters of A-Z a-z 0-9 - _ . (it becomes a label value)"##,
+    ),
+    (
+        "bad_url",
+        r##"  - targets[0] (t1).url = "ftp://127.0.0.1/" must be an http:// or https:// URL with a host"##,
+    ),
+    (
+        "dns_on_ip",
+        r##"  - targets[0] (t1): the dns test needs a host name in the URL, not the IP address 127.0.0.1"##,
+    ),
+    (
+        "duplicate_target",
+        r##"  - targets[1].name = "t1" is used by an earlier target: names must be unique"##,
+    ),
+    (
+        "duplicate_test",
+        r##"  - targets[0] (t1): test "latency" is listed twice"##,
+    ),
+    (
+        "empty_region",
+        r##"  - agent.region is empty: name the region this agent measures (it labels probe_agent_info)"##,
+    ),
+    (
+        "empty_site",
+        r##"  - agent.site is empty: name the site or host this agent runs on"##,
+    ),
+    (
+        "empty_tests",
+        r##"  - targets[0] (t1): tests is empty: list what to measure, e.g. ["download", "upload", "latency"]"##,
+    ),
+    (
+        "grace_not_below_duration",
+        r##"  - tests.download.grace (3s) must be shorter than tests.download.duration (2s): the figure is measured after the ramp-up"##,
+    ),
+    (
+        "jitter_not_below_interval",
+        r##"  - tests.latency.jitter (30s) must be shorter than tests.latency.interval (30s)"##,
+    ),
+    (
+        "key_not_for_test",
+        r##"  - tests.latency.streams does not apply to the latency test: its keys are interval, jitter, timeout, max_bytes, samples"##,
+    ),
+    (
+        "latitude_range",
+        r##"  - agent.latitude = 141.3 is outside -90..90: give WGS84 decimal degrees"##,
+    ),
+    (
+        "librespeed_unknown_server",
+        r##"  - targets[0] (t1).server = "Nowhere" is not in {dir}/librespeed-servers.json: use one of the names or ids listed there"##,
+    ),
+    (
+        "librespeed_without_server",
+        r##"  - targets[0] (t1): a librespeed target needs url (the backend's base URL) or server_list and server"##,
+    ),
+    (
+        "longitude_range",
+        r##"  - agent.longitude = -269.2 is outside -180..180: give WGS84 decimal degrees"##,
+    ),
+    (
+        "many_problems",
+        r##"  - agent.site is empty: name the site or host this agent runs on
+  - agent.latitude = 91 is outside -90..90: give WGS84 decimal degrees
+  - tests.upload.streams = 99 is outside 1..32
+  - targets[0].name = "" must be 1-64 characters of A-Z a-z 0-9 - _ . (it becomes a label value)"##,
+    ),
+    (
+        "max_bytes_over_budget",
+        r##"  - tests.download.max_bytes (2000000000) exceeds agent.daily_budget_bytes (1000000000): one run could never fit the budget"##,
+    ),
+    (
+        "missing_agent_field",
+        r##"  - TOML parse error at line 1, column 1
+      |
+    1 | [agent]
+      | ^^^^^^^
+    missing field `site`"##,
+    ),
+    (
+        "missing_ca_file",
+        r##"  - targets[0] (t1).ca_file: {dir}/no-such-ca.pem: cannot read certificates: I/O error: No such file or directory (os error 2)"##,
+    ),
+    (
+        "missing_url",
+        r##"  - targets[0] (t1).url is missing: give the server's URL, e.g. "http://speed.example:8080/""##,
+    ),
+    (
+        "no_targets",
+        r##"  - no [[targets]]: add at least one server to measure, e.g. [[targets]] name = "home" url = "http://speed.example:8080/" tests = ["download"]"##,
+    ),
+    (
+        "packets_range",
+        r##"  - tests.loss.packets = 0 is outside 1..10000"##,
+    ),
+    (
+        "plaintext_password",
+        r##"  - web.basic_auth_users.prometheus is not a bcrypt hash ("$2b$..."): store the output of `htpasswd -nbBC 10 USER PASSWORD`, never the password"##,
+    ),
+    (
+        "samples_range",
+        r##"  - tests.latency.samples = 1 is outside 2..1000"##,
+    ),
+    (
+        "streams_range",
+        r##"  - tests.download.streams = 0 is outside 1..32"##,
+    ),
+    (
+        "syntax_error",
+        r##"  - TOML parse error at line 7, column 10
+      |
+    7 | region = 
+      |          ^
+    invalid string
+    expected `"`, `'`"##,
+    ),
+    (
+        "timeout_not_above_duration",
+        r##"  - tests.download.timeout (21s) must exceed tests.download.duration (20s) by more than 2s to leave time for connection setup"##,
+    ),
+    (
+        "timeout_not_below_interval",
+        r##"  - tests.latency.timeout (10s) must be shorter than tests.latency.interval (10s) so runs never overlap"##,
+    ),
+    (
+        "tls_cert_without_key",
+        r##"  - web.tls_cert_file and web.tls_key_file must be set together"##,
+    ),
+    (
+        "unknown_key",
+        r##"  - TOML parse error at line 7, column 1
+      |
+    7 | colour = "blue"
+      | ^^^^^^
+    unknown field `colour`, expected one of `region`, `site`, `latitude`, `longitude`, `isp`, `listen`, `daily_budget_bytes`, `nameserver`"##,
+    ),
+    (
+        "unknown_test",
+        r##"  - TOML parse error at line 11, column 22
+       |
+    11 | tests = ["download", "speed"]
+       |                      ^^^^^^^
+    unknown variant `speed`, expected one of `download`, `upload`, `latency`, `loss`, `dns`, `http`"##,
+    ),
+    (
+        "unparsable_url",
+        r##"  - targets[0] (t1).url = "not a url" is not a URL: relative URL without a base"##,
+    ),
+    (
+        "unsupported_test",
+        r##"  - targets[0] (t1): the upload test is not supported by kind = "url" targets"##,
+    ),
+    (
+        "zero_budget",
+        r##"  - agent.daily_budget_bytes is 0: allow the bytes all tests may move per day, e.g. 2000000000"##,
+    ),
+    (
+        "zero_max_bytes",
+        r##"  - tests.latency.max_bytes is 0: allow at least some bytes per run"##,
+    ),
+];

@@ -1,0 +1,440 @@
+//! End-to-end tests of the `probe` binary: a real `probe serve`, a real `probe agent` and
+//! Debian's real Prometheus on loopback; `promtool check metrics` on the agent's output;
+//! SIGHUP and `/-/reload` with a bad config; graceful shutdown; the `probe run` CLI.
+//!
+//! Build the binary first: `cargo build -p probes --bins` (or `--release`); the tests use the
+//! newer of target/release/probe and target/debug/probe.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The workspace's target directory (honours CARGO_TARGET_DIR).
+fn target_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("CARGO_TARGET_DIR") {
+        return PathBuf::from(d);
+    }
+    // Test executables live in <target>/<profile>/deps/.
+    if let Ok(exe) = std::env::current_exe() {
+        if let Some(t) = exe.ancestors().nth(3) {
+            if t.join("debug").is_dir() || t.join("release").is_dir() {
+                return t.to_path_buf();
+            }
+        }
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target")
+}
+
+/// The most recently built `probe` binary.
+fn probe_bin() -> PathBuf {
+    let t = target_dir();
+    let mut found: Vec<(std::time::SystemTime, PathBuf)> = ["release", "debug"]
+        .iter()
+        .map(|p| t.join(p).join("probe"))
+        .filter_map(|p| Some((p.metadata().ok()?.modified().ok()?, p)))
+        .collect();
+    found.sort();
+    found.pop().map(|(_, p)| p).unwrap_or_else(|| {
+        panic!(
+            "no probe binary under {}: run `cargo build -p probes --bins` first",
+            t.display()
+        )
+    })
+}
+
+/// A child process killed (and reaped) when dropped, so a failing test leaves nothing behind.
+struct Proc {
+    child: Child,
+    name: &'static str,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Proc {
+    fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(ok, "could not send SIG{sig} to {}", self.name);
+    }
+
+    fn wait_exit(&mut self, within: Duration) -> std::process::ExitStatus {
+        let t0 = Instant::now();
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s;
+            }
+            assert!(t0.elapsed() < within, "{} did not exit within {within:?}", self.name);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// Start `probe <args>` and read the `listening on ADDR` line it prints.
+fn spawn_probe(name: &'static str, args: &[&str]) -> (Proc, SocketAddr) {
+    let mut child = Command::new(probe_bin())
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {name}: {e}"));
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("{name} printed {line:?} instead of its address"))
+        .parse()
+        .unwrap();
+    (Proc { child, name }, addr)
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Minimal HTTP/1.1 request over a real socket; returns (status, headers, body).
+fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String, String) {
+    try_http(addr, method, path, headers).unwrap_or_else(|e| panic!("{method} http://{addr}{path}: {e}"))
+}
+
+fn try_http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> std::io::Result<(u16, String, String)> {
+    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    s.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: 0\r\n");
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    s.write_all(req.as_bytes())?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    Ok((status, head.to_string(), body))
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Instant query against Prometheus's HTTP API: (labels, value) per series.
+fn prom_query(prom: SocketAddr, q: &str) -> Vec<(serde_json::Value, f64)> {
+    let Ok((200, _, body)) = try_http(prom, "GET", &format!("/api/v1/query?query={}", urlencode(q)), &[]) else {
+        return Vec::new();
+    };
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    v["data"]["result"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|r| {
+                    let val = r["value"][1].as_str()?.parse().ok()?;
+                    Some((r["metric"].clone(), val))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn wait_for<T>(what: &str, within: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let t0 = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(t0.elapsed() < within, "timed out after {within:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::write(path, text).unwrap();
+}
+
+fn agent_config(server: SocketAddr, listen: &str) -> String {
+    format!(
+        r#"[agent]
+region = "E2E Region"
+site = "loopback"
+latitude = 41.3
+longitude = 69.2
+isp = "Loopback ISP"
+listen = "{listen}"
+daily_budget_bytes = 2_000_000_000
+
+[tests.download]
+interval = "1h"
+jitter = "1s"
+timeout = "15s"
+duration = "3s"
+grace = "1s"
+streams = 2
+max_bytes = 200_000_000
+
+[tests.upload]
+interval = "1h"
+jitter = "1s"
+timeout = "15s"
+duration = "3s"
+grace = "1s"
+streams = 2
+max_bytes = 200_000_000
+
+[tests.latency]
+interval = "5s"
+jitter = "1s"
+timeout = "4s"
+
+[tests.loss]
+interval = "30s"
+jitter = "1s"
+timeout = "10s"
+packets = 20
+packet_interval = "10ms"
+
+[tests.http]
+interval = "30s"
+jitter = "1s"
+timeout = "10s"
+
+[[targets]]
+name = "loopback-server"
+kind = "probe"
+url = "http://{server}/"
+tests = ["download", "upload", "latency", "loss", "http"]
+"#
+    )
+}
+
+/// Debian's Prometheus scrapes a running agent that measures a running `probe serve`.
+#[test]
+fn prometheus_scrapes_agent_measuring_probe_serve() {
+    if !Path::new("/usr/bin/prometheus").exists() {
+        panic!("/usr/bin/prometheus is missing: install Debian's prometheus package (scripts/bootstrap.sh)");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // The server paces each client to 10 MB/s so the expected figure is known on loopback.
+    let rate = 10_000_000.0;
+    let (_server, server_addr) = spawn_probe(
+        "probe serve",
+        &["serve", "--listen", "127.0.0.1:0", "--max-client-bytes-per-second", "10000000"],
+    );
+    let cfg_path = dir.path().join("agent.toml");
+    write(&cfg_path, &agent_config(server_addr, "127.0.0.1:0"));
+    let (mut agent, agent_addr) = spawn_probe("probe agent", &["agent", "--config", cfg_path.to_str().unwrap()]);
+
+    let prom_port = free_port();
+    let prom_addr: SocketAddr = format!("127.0.0.1:{prom_port}").parse().unwrap();
+    let prom_cfg = dir.path().join("prometheus.yml");
+    write(
+        &prom_cfg,
+        &format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: probe\n    static_configs:\n      - targets: ['{agent_addr}']\n"
+        ),
+    );
+    let tsdb = dir.path().join("tsdb");
+    let prom = Command::new("/usr/bin/prometheus")
+        .arg(format!("--config.file={}", prom_cfg.display()))
+        .arg(format!("--storage.tsdb.path={}", tsdb.display()))
+        .arg(format!("--web.listen-address={prom_addr}"))
+        .arg("--log.level=warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting prometheus");
+    let _prom = Proc { child: prom, name: "prometheus" };
+
+    // Wait until Prometheus has scraped download, upload and latency results.
+    let series = |q: &str| prom_query(prom_addr, q);
+    let download = wait_for("download series in Prometheus", Duration::from_secs(90), || {
+        series("probe_download_bytes_per_second").into_iter().next()
+    });
+    let upload = wait_for("upload series in Prometheus", Duration::from_secs(60), || {
+        series("probe_upload_bytes_per_second").into_iter().next()
+    });
+    let latency = wait_for("latency series in Prometheus", Duration::from_secs(30), || {
+        series(r#"probe_latency_seconds{stat="median"}"#).into_iter().next()
+    });
+    assert_eq!(download.0["target"], "loopback-server");
+    assert_eq!(download.0["job"], "probe");
+    let (d, u, l) = (download.1, upload.1, latency.1);
+    assert!((d / rate - 1.0).abs() < 0.15, "download {d} B/s vs paced {rate} B/s");
+    assert!((u / rate - 1.0).abs() < 0.15, "upload {u} B/s vs paced {rate} B/s");
+    assert!(l > 0.0 && l < 0.05, "idle loopback latency {l} s");
+    let ok = wait_for("probe_success for download/upload/latency", Duration::from_secs(30), || {
+        let s = series(r#"probe_success{test=~"download|upload|latency"}"#);
+        (s.len() == 3).then_some(s)
+    });
+    assert!(ok.iter().all(|(_, v)| *v == 1.0), "{ok:?}");
+    let info = series("probe_agent_info");
+    assert_eq!(info.len(), 1);
+    assert_eq!(info[0].0["region"], "E2E Region");
+    assert_eq!(info[0].0["latitude"], "41.3");
+    let loaded = series("probe_loaded_latency_seconds");
+    assert!(!loaded.is_empty() && loaded[0].1 > 0.0);
+
+    // The exposition lints clean with promtool, in the classic text format.
+    let (status, head, text) = http(agent_addr, "GET", "/metrics", &[]);
+    assert_eq!(status, 200);
+    assert!(head.to_ascii_lowercase().contains("content-type: text/plain; version=0.0.4"), "{head}");
+    assert!(text.contains("probe_bytes_used_total{"), "{text}");
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting promtool");
+    promtool.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let out = promtool.wait_with_output().unwrap();
+    let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && report.trim().is_empty(), "promtool check metrics: {report}\n{text}");
+
+    // OpenMetrics by content negotiation.
+    let (_, head, om) = http(agent_addr, "GET", "/metrics", &[("Accept", "application/openmetrics-text;version=1.0.0")]);
+    assert!(head.contains("application/openmetrics-text"), "{head}");
+    assert!(om.trim_end().ends_with("# EOF"));
+    assert!(!om.contains("\nprobe_success{target=\"loopback-server\",test=\"download\"} 1 "), "no sample timestamps");
+
+    // A bad config on SIGHUP keeps the running one and is reported.
+    write(&cfg_path, "[agent]\nregion = \"\"\n");
+    agent.signal("HUP");
+    wait_for("probe_config_last_reload_successful 0", Duration::from_secs(10), || {
+        let (_, _, m) = http(agent_addr, "GET", "/metrics", &[]);
+        m.contains("probe_config_last_reload_successful 0").then_some(())
+    });
+    let (status, _, body) = http(agent_addr, "POST", "/-/reload", &[]);
+    assert_eq!(status, 500);
+    assert!(body.contains("still running the previous configuration"), "{body}");
+    assert!(body.contains("missing field `site`"), "{body}");
+    assert_eq!(http(agent_addr, "GET", "/-/healthy", &[]).0, 200);
+    // A good config reloads over HTTP.
+    write(&cfg_path, &agent_config(server_addr, &agent_addr.to_string()));
+    let (status, _, body) = http(agent_addr, "POST", "/-/reload", &[]);
+    assert_eq!(status, 200, "{body}");
+    let (_, _, m) = http(agent_addr, "GET", "/metrics", &[]);
+    assert!(m.contains("probe_config_last_reload_successful 1"), "{m}");
+
+    // Graceful shutdown on SIGTERM with exit code 0.
+    agent.signal("TERM");
+    let st = agent.wait_exit(Duration::from_secs(10));
+    assert!(st.success(), "agent exit status {st:?}");
+}
+
+/// `probe run --json` against `probe serve`, and as a LibreSpeed client against the
+/// LibreSpeed-compatible paths.
+#[test]
+fn probe_run_json_against_probe_serve_and_librespeed_paths() {
+    let (_server, addr) = spawn_probe(
+        "probe serve",
+        &["serve", "--listen", "127.0.0.1:0", "--max-client-bytes-per-second", "20000000"],
+    );
+    let url = format!("http://{addr}/");
+    for kind in ["probe", "librespeed"] {
+        let out = Command::new(probe_bin())
+            .args(["run", "--server", &url, "--json", "--duration", "2s", "--grace", "0.5s", "--kind", kind])
+            .args(["--tests", "latency,download,upload"])
+            .env("RUST_LOG", "error")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{kind}: exit {:?}: {text}", out.status);
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["kind"], kind);
+        let results = v["results"].as_array().unwrap();
+        assert_eq!(results.len(), 3);
+        let get = |test: &str, field: &str| {
+            results.iter().find(|r| r["test"] == test).unwrap()[field].as_f64().unwrap()
+        };
+        let d = get("download", "download_bytes_per_second");
+        let u = get("upload", "upload_bytes_per_second");
+        assert!((d / 20e6 - 1.0).abs() < 0.15, "{kind} download {d}");
+        // Sender-side (LibreSpeed) figures include data still in socket buffers.
+        let tol = if kind == "probe" { 0.15 } else { 0.35 };
+        assert!((u / 20e6 - 1.0).abs() < tol, "{kind} upload {u}");
+        assert!(get("latency", "latency_median_seconds") < 0.05);
+        let receiver = results.iter().find(|r| r["test"] == "upload").unwrap()["upload_measured_at_receiver"].as_bool();
+        assert_eq!(receiver, Some(kind == "probe"));
+    }
+    // The LibreSpeed getIP and garbage paths answer with and without `.php`.
+    for path in ["/getIP", "/getIP.php"] {
+        let (status, _, body) = http(addr, "GET", path, &[]);
+        assert_eq!(status, 200);
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["processedString"], "127.0.0.1");
+    }
+    for path in ["/garbage?ckSize=1", "/garbage.php?ckSize=1"] {
+        let (status, head, body) = http(addr, "GET", path, &[]);
+        assert_eq!(status, 200);
+        assert!(head.to_ascii_lowercase().contains("cache-control: no-store"), "{head}");
+        assert!(head.to_ascii_lowercase().contains("content-length: 1048576"), "{head}");
+        assert!(!body.is_empty());
+    }
+    // A download larger than the per-request limit is refused.
+    let (status, _, _) = http(addr, "GET", "/download?bytes=100000000000", &[]);
+    assert_eq!(status, 413);
+}
+
+/// Exit codes: validate 0/1, run 1 on failed measurements, 2 on bad arguments.
+#[test]
+fn exit_codes_are_as_documented() {
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../probes/tests/fixtures");
+    let code = |args: &[&str]| Command::new(probe_bin()).args(args).env("RUST_LOG", "off").output().unwrap();
+    let good = code(&["validate", fixtures.join("good_minimal.toml").to_str().unwrap()]);
+    assert_eq!(good.status.code(), Some(0));
+    let bad = code(&["validate", fixtures.join("bad_many_problems.toml").to_str().unwrap()]);
+    assert_eq!(bad.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(stderr.matches("\n  - ").count(), 4, "all problems at once: {stderr}");
+    // Nothing listens on this port: the measurement fails with connection_refused.
+    let port = free_port();
+    let refused = code(&["run", "--server", &format!("http://127.0.0.1:{port}/"), "--tests", "latency", "--json", "--kind", "probe"]);
+    assert_eq!(refused.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&refused.stdout).unwrap();
+    assert_eq!(v["results"][0]["reason"], "connection_refused");
+    assert_eq!(code(&["run", "--server", "not a url"]).status.code(), Some(2));
+    let missing = code(&["agent", "--config", "/nonexistent/agent.toml"]);
+    assert_eq!(missing.status.code(), Some(2));
+}
