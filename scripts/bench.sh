@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TARGET_DIR="${CARGO_TARGET_DIR:-target}"
-DATA_DIR="$TARGET_DIR/bench-data/coverage"
+DATA_DIR="$(cd "$TARGET_DIR" && pwd)/bench-data/coverage"
 mkdir -p "$DATA_DIR"
 
 BENCH_EXPORT_DIR="$DATA_DIR" cargo bench -p planner --bench coverage -- --noplot >&2

@@ -272,7 +272,8 @@ fn geometry_name(g: &Geometry<f64>) -> &'static str {
 }
 
 /// Builds settlements. Features without `place` (when mapped) are not settlements and are
-/// skipped; features without population are errors unless `skip_without_population`.
+/// skipped; features without a valid population are errors unless `skip_without_population`,
+/// which skips them with warnings instead.
 pub fn settlements(
     layer: &RawLayer,
     m: &SettlementMapping,
@@ -300,14 +301,16 @@ pub fn settlements(
                     continue;
                 }
                 Err(e) => {
-                    r.error(
+                    // Volunteered data (OSM) has free-text populations such as "~500";
+                    // skipping one place is better than refusing the whole extract.
+                    r.warn(
                         file,
                         &f.location,
                         Some(&m.population),
-                        e,
+                        format!("{e}; place skipped"),
                         "give a whole number of residents",
                     );
-                    None
+                    continue;
                 }
             }
         } else if pop_ok {

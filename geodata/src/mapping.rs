@@ -33,7 +33,8 @@ pub struct SettlementMapping {
     /// When set, only features with a non-empty value in this field are settlements (OSM:
     /// `place`); others (shops, bus stops …) are skipped without comment.
     pub place: Option<String>,
-    /// Skip (with one counted warning) features without a population instead of failing.
+    /// Skip features without a usable population instead of failing: missing values are
+    /// counted in one warning, unparsable ones warned about one by one.
     /// OpenStreetMap tags population on few places, so the OSM mapping turns this on.
     pub skip_without_population: bool,
 }

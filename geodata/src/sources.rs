@@ -275,6 +275,26 @@ impl Sources {
                 Err(e) => absorb(e, &path, &mut r.errors),
             }
         }
+        // A configured layer that yields nothing is almost always a wrong layer name, filter
+        // or mapping; say so rather than plan on an empty layer.
+        for (name, configured, count) in [
+            ("regions", self.regions.is_some(), regions.len()),
+            ("settlements", self.settlements.is_some(), settlements.len()),
+            ("roads", self.roads.is_some(), roads.len()),
+            ("sites", self.sites.is_some(), sites.len()),
+            ("fixed_nodes", self.fixed_nodes.is_some(), fixed.len()),
+        ] {
+            if configured && count == 0 {
+                let file = ds.sources.get(name).cloned().unwrap_or_default();
+                r.warn(
+                    &file,
+                    &Location::None,
+                    None,
+                    format!("no {name} were read from this file"),
+                    "check the layer name, the field mapping and any class/place filters",
+                );
+            }
+        }
         ds.regions = regions;
         ds.settlements = settlements;
         ds.roads = roads;

@@ -546,3 +546,17 @@ fn validating_a_loaded_dataset_points_at_file_lines_and_does_not_repeat_warnings
         "s.csv: line 3: field \"geometry\": latitude 123 is outside -90..90",
     );
 }
+
+#[test]
+fn an_empty_layer_is_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "s.csv", S_HEAD);
+    let ds = settlements("s.csv").load(dir.path()).unwrap();
+    let w = ds
+        .warnings
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert_has(&w, "s.csv: no settlements were read from this file — check the layer name, the field mapping and any class/place filters");
+}

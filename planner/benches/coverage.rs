@@ -21,7 +21,8 @@ const RANGE_M: f64 = 15_000.0;
 
 fn export(dir: &str, targets: &[Target], ds: &geodata::Dataset) {
     std::fs::create_dir_all(dir).expect("create BENCH_EXPORT_DIR");
-    let mut f = std::io::BufWriter::new(std::fs::File::create(format!("{dir}/targets.csv")).unwrap());
+    let mut f =
+        std::io::BufWriter::new(std::fs::File::create(format!("{dir}/targets.csv")).unwrap());
     writeln!(f, "lon,lat").unwrap();
     for t in targets {
         writeln!(f, "{},{}", t.lon, t.lat).unwrap();
@@ -32,7 +33,12 @@ fn export(dir: &str, targets: &[Target], ds: &geodata::Dataset) {
         writeln!(f, "{},{}", s.lon, s.lat).unwrap();
     }
     let mut f = std::fs::File::create(format!("{dir}/meta.json")).unwrap();
-    let road_km: f64 = ds.roads.iter().map(|r| planner::geo::line_length_m(&r.geometry.0)).sum::<f64>() / 1000.0;
+    let road_km: f64 = ds
+        .roads
+        .iter()
+        .map(|r| planner::geo::line_length_m(&r.geometry.0))
+        .sum::<f64>()
+        / 1000.0;
     writeln!(
         f,
         "{{\"settlements\": {}, \"sites\": {}, \"road_km\": {:.1}, \"subset\": {}, \"range_m\": {}}}",
@@ -49,15 +55,36 @@ fn bench(c: &mut Criterion) {
     let ds = country(&CountrySpec::default());
     let all = Targets::build(&ds, 250.0, None);
     let stride = (all.items.len() / SUBSET).max(1);
-    let subset: Vec<Target> = all.items.iter().step_by(stride).take(SUBSET).copied().collect();
+    let subset: Vec<Target> = all
+        .items
+        .iter()
+        .step_by(stride)
+        .take(SUBSET)
+        .copied()
+        .collect();
     if let Ok(dir) = std::env::var("BENCH_EXPORT_DIR") {
         export(&dir, &subset, &ds);
     }
-    let settings = CoverageSettings { max_range_cap_m: RANGE_M, ..CoverageSettings::default() };
-    let pools: Vec<(usize, rayon::ThreadPool)> =
-        [1, 2].into_iter().map(|n| (n, rayon::ThreadPoolBuilder::new().num_threads(n).build().unwrap())).collect();
+    let settings = CoverageSettings {
+        max_range_cap_m: RANGE_M,
+        ..CoverageSettings::default()
+    };
+    let pools: Vec<(usize, rayon::ThreadPool)> = [1, 2]
+        .into_iter()
+        .map(|n| {
+            (
+                n,
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(n)
+                    .build()
+                    .unwrap(),
+            )
+        })
+        .collect();
     let mut g = c.benchmark_group("coverage");
-    g.sample_size(10).warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(6));
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(6));
     g.throughput(Throughput::Elements(subset.len() as u64));
     for name in ["free_space", "hata_open", "cost231", "terrain"] {
         let model = planner::analyze::model_from_config(None, Some(name)).unwrap();

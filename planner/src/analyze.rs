@@ -19,10 +19,16 @@ use crate::summary::{self, DatasetSummary};
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// Builds the propagation model from the `[model]` table, or from `name_override` (`--model`).
-pub fn model_from_config(table: Option<&toml::Value>, name_override: Option<&str>) -> anyhow::Result<Box<dyn PropagationModel>> {
+pub fn model_from_config(
+    table: Option<&toml::Value>,
+    name_override: Option<&str>,
+) -> anyhow::Result<Box<dyn PropagationModel>> {
     let cfg = match (name_override, table) {
         (Some(name), _) => ModelConfig::from_name(name),
-        (None, Some(t)) => t.clone().try_into::<ModelConfig>().context("invalid [model] table")?,
+        (None, Some(t)) => t
+            .clone()
+            .try_into::<ModelConfig>()
+            .context("invalid [model] table")?,
         (None, None) => ModelConfig::default(),
     };
     build_model(&cfg).map_err(|e| anyhow::anyhow!("{e}"))
@@ -30,7 +36,10 @@ pub fn model_from_config(table: Option<&toml::Value>, name_override: Option<&str
 
 /// Coverage settings from the `[budget]` table ([`BudgetConfig`]: thresholds per technology,
 /// reference-signal offsets, receiver height, gain and losses) and the analysis settings.
-pub fn budget_from_config(table: Option<&toml::Value>, a: &AnalysisConfig) -> anyhow::Result<CoverageSettings> {
+pub fn budget_from_config(
+    table: Option<&toml::Value>,
+    a: &AnalysisConfig,
+) -> anyhow::Result<CoverageSettings> {
     let b: BudgetConfig = match table {
         Some(t) => t.clone().try_into().context("invalid [budget] table")?,
         None => BudgetConfig::default(),
@@ -67,7 +76,10 @@ pub fn load_dataset(cfg: &PlannerConfig, base_dir: &Path) -> anyhow::Result<Data
 fn load_embedded(name: &str) -> anyhow::Result<Dataset> {
     match name {
         "uzbekistan" => embedded_uzbekistan(),
-        other => bail!("unknown embedded dataset `{other}`; choose one of: {}", crate::config::EMBEDDED_DATASETS.join(", ")),
+        other => bail!(
+            "unknown embedded dataset `{other}`; choose one of: {}",
+            crate::config::EMBEDDED_DATASETS.join(", ")
+        ),
     }
 }
 
@@ -77,12 +89,20 @@ fn embedded_uzbekistan() -> anyhow::Result<Dataset> {
 
 /// Parses the `[inputs.sources]` table into geodata sources.
 pub fn sources_from_config(table: &toml::Value) -> anyhow::Result<geodata::sources::Sources> {
-    table.clone().try_into::<geodata::sources::Sources>().context("invalid [inputs.sources] table")
+    table
+        .clone()
+        .try_into::<geodata::sources::Sources>()
+        .context("invalid [inputs.sources] table")
 }
 
 fn load_sources(sources: &toml::Value, base_dir: &Path) -> anyhow::Result<Dataset> {
     let s = sources_from_config(sources)?;
-    s.load(base_dir).with_context(|| format!("cannot load the inputs listed in [inputs.sources] (paths relative to {})", base_dir.display()))
+    s.load(base_dir).with_context(|| {
+        format!(
+            "cannot load the inputs listed in [inputs.sources] (paths relative to {})",
+            base_dir.display()
+        )
+    })
 }
 
 /// Options of one analysis run beyond the config file.
@@ -127,7 +147,12 @@ fn dataset_bbox(ds: &Dataset) -> Option<[f64; 4]> {
         }
     }
     if ds.regions.is_empty() {
-        for (x, y) in ds.settlements.iter().map(|s| (s.lon, s.lat)).chain(ds.sites.iter().map(|s| (s.lon, s.lat))) {
+        for (x, y) in ds
+            .settlements
+            .iter()
+            .map(|s| (s.lon, s.lat))
+            .chain(ds.sites.iter().map(|s| (s.lon, s.lat)))
+        {
             add(x, y, x, y);
         }
     }
@@ -147,7 +172,9 @@ pub fn run(ds: &Dataset, cfg: &PlannerConfig, opts: &RunOptions) -> anyhow::Resu
     let grid = match grid {
         None => None,
         Some((bbox, res)) => {
-            let bbox = bbox.or_else(|| dataset_bbox(ds)).context("a coverage grid needs a bbox: the dataset has no regions, settlements or sites")?;
+            let bbox = bbox.or_else(|| dataset_bbox(ds)).context(
+                "a coverage grid needs a bbox: the dataset has no regions, settlements or sites",
+            )?;
             Some(GridSpec::new(bbox, res).map_err(coverage::CoverageError::Grid)?)
         }
     };
@@ -156,7 +183,8 @@ pub fn run(ds: &Dataset, cfg: &PlannerConfig, opts: &RunOptions) -> anyhow::Resu
     let model_ref: &dyn PropagationModel = model.as_ref();
     let engine = Engine::new(ds, model_ref, settings.clone())?;
     let pb = coverage::progress_bar(targets.items.len() as u64, "coverage", opts.progress);
-    let result = coverage::with_threads(threads, || engine.evaluate(&targets.items, &pb)).context("cannot start worker threads")??;
+    let result = coverage::with_threads(threads, || engine.evaluate(&targets.items, &pb))
+        .context("cannot start worker threads")??;
     let gaps = gaps::analyze(ds, &targets, &result);
     Ok(Analysis {
         dataset: summary::summarize(ds),
@@ -176,10 +204,23 @@ pub fn report_json(dataset: &DatasetSummary, analysis: Option<&Analysis>) -> Val
     let mut doc = json!({ "schema_version": SCHEMA_VERSION, "dataset": dataset });
     if let Some(a) = analysis {
         let techs = ["2g", "3g", "4g", "5g"];
-        let thr: serde_json::Map<String, Value> =
-            techs.iter().zip(a.settings.threshold_dbm).map(|(t, v)| (t.to_string(), json!(v))).collect();
-        let n_road = a.targets.road_ranges.last().map(|r| r.end).unwrap_or(a.targets.settlements) - a.targets.settlements;
-        let n_grid = a.targets.grid.map(|g| g.cols as u64 * g.rows as u64).unwrap_or(0);
+        let thr: serde_json::Map<String, Value> = techs
+            .iter()
+            .zip(a.settings.threshold_dbm)
+            .map(|(t, v)| (t.to_string(), json!(v)))
+            .collect();
+        let n_road = a
+            .targets
+            .road_ranges
+            .last()
+            .map(|r| r.end)
+            .unwrap_or(a.targets.settlements)
+            - a.targets.settlements;
+        let n_grid = a
+            .targets
+            .grid
+            .map(|g| g.cols as u64 * g.rows as u64)
+            .unwrap_or(0);
         doc["analysis"] = json!({
             "model": a.model,
             "road_step_m": a.road_step_m,
@@ -196,9 +237,18 @@ pub fn report_json(dataset: &DatasetSummary, analysis: Option<&Analysis>) -> Val
         cov.insert("by_region".into(), json!(a.gaps.by_region));
         cov.insert("by_route".into(), json!(a.gaps.by_route));
         cov.insert("headline".into(), json!(a.gaps.headline));
-        let mut longest: Vec<&gaps::Stretch> =
-            a.gaps.stretches.iter().filter(|s| s.service == "mobile_internet" && !s.covered && s.international).collect();
-        longest.sort_by(|x, y| y.length_m.total_cmp(&x.length_m).then(x.road.cmp(&y.road)).then(x.start_m.total_cmp(&y.start_m)));
+        let mut longest: Vec<&gaps::Stretch> = a
+            .gaps
+            .stretches
+            .iter()
+            .filter(|s| s.service == "mobile_internet" && !s.covered && s.international)
+            .collect();
+        longest.sort_by(|x, y| {
+            y.length_m
+                .total_cmp(&x.length_m)
+                .then(x.road.cmp(&y.road))
+                .then(x.start_m.total_cmp(&y.start_m))
+        });
         let longest: Vec<Value> = longest
             .iter()
             .take(20)
@@ -211,7 +261,10 @@ pub fn report_json(dataset: &DatasetSummary, analysis: Option<&Analysis>) -> Val
                 })
             })
             .collect();
-        cov.insert("longest_uncovered_international_stretches".into(), Value::Array(longest));
+        cov.insert(
+            "longest_uncovered_international_stretches".into(),
+            Value::Array(longest),
+        );
         doc["coverage"] = Value::Object(cov);
     }
     doc
@@ -234,7 +287,11 @@ pub fn render_text(dataset: &DatasetSummary, analysis: Option<&Analysis>) -> Str
         a.settings.rx_height_m,
         a.road_step_m
     );
-    let _ = writeln!(o, "  {:<16} {:>22} {:>26} {:>26}", "service", "settlements covered", "population covered", "intl. road km covered");
+    let _ = writeln!(
+        o,
+        "  {:<16} {:>22} {:>26} {:>26}",
+        "service", "settlements covered", "population covered", "intl. road km covered"
+    );
     for (svc, s) in &a.gaps.services {
         let _ = writeln!(
             o,
@@ -249,16 +306,33 @@ pub fn render_text(dataset: &DatasetSummary, analysis: Option<&Analysis>) -> Str
             s.international_road_km_covered_pct
         );
     }
-    let routes: Vec<&gaps::RouteRow> = a.gaps.by_route.iter().filter(|r| r.service == "mobile_internet").collect();
+    let routes: Vec<&gaps::RouteRow> = a
+        .gaps
+        .by_route
+        .iter()
+        .filter(|r| r.service == "mobile_internet")
+        .collect();
     if !routes.is_empty() {
         let _ = writeln!(o, "  mobile Internet per route:");
         for r in routes {
-            let _ = writeln!(o, "    {:<8} {:>8.1} of {:>8.1} km uncovered ({:>5.1} % covered)", r.route, r.road_km_uncovered, r.road_km, r.road_km_covered_pct);
+            let _ = writeln!(
+                o,
+                "    {:<8} {:>8.1} of {:>8.1} km uncovered ({:>5.1} % covered)",
+                r.route, r.road_km_uncovered, r.road_km, r.road_km_covered_pct
+            );
         }
     }
-    let regions: Vec<&gaps::RegionRow> = a.gaps.by_region.iter().filter(|r| r.service == "mobile_internet").collect();
+    let regions: Vec<&gaps::RegionRow> = a
+        .gaps
+        .by_region
+        .iter()
+        .filter(|r| r.service == "mobile_internet")
+        .collect();
     if !regions.is_empty() {
-        let _ = writeln!(o, "  mobile Internet per region (uncovered settlements / population / road km):");
+        let _ = writeln!(
+            o,
+            "  mobile Internet per region (uncovered settlements / population / road km):"
+        );
         for r in regions {
             let _ = writeln!(
                 o,
@@ -272,7 +346,9 @@ pub fn render_text(dataset: &DatasetSummary, analysis: Option<&Analysis>) -> Str
         }
     }
     let st = &a.coverage.stats;
-    if st.targets_outside_dem + st.links_outside_dem + st.links_model_error > 0 || !st.model_warnings.is_empty() {
+    if st.targets_outside_dem + st.links_outside_dem + st.links_model_error > 0
+        || !st.model_warnings.is_empty()
+    {
         let _ = writeln!(
             o,
             "  warnings: {} targets outside the DEM (unevaluated), {} links leaving the DEM, {} links the model refused{}",
@@ -291,5 +367,8 @@ pub fn render_text(dataset: &DatasetSummary, analysis: Option<&Analysis>) -> Str
 
 /// The folder of a config file, for resolving relative input paths.
 pub fn config_base_dir(config: Option<&Path>) -> PathBuf {
-    config.and_then(|p| p.parent()).map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
+    config
+        .and_then(|p| p.parent())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
 }

@@ -114,7 +114,12 @@ pub struct OutputsConfig {
 
 impl Default for OutputsConfig {
     fn default() -> Self {
-        OutputsConfig { dir: None, csv: true, geojson: true, coverage_tiff: false }
+        OutputsConfig {
+            dir: None,
+            csv: true,
+            geojson: true,
+            coverage_tiff: false,
+        }
     }
 }
 
@@ -122,27 +127,41 @@ impl Default for OutputsConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("config {path} is not valid TOML for the planner: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("config {path} has {} problem(s):\n{}", problems.len(), problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
-    Invalid { path: PathBuf, problems: Vec<String> },
+    Invalid {
+        path: PathBuf,
+        problems: Vec<String>,
+    },
 }
 
 impl PlannerConfig {
     /// Reads, parses and validates a config file.
     pub fn load(path: &Path) -> Result<PlannerConfig, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Self::parse(&text, path)
     }
 
     /// Parses and validates config text; `path` names it in messages and anchors relative paths.
     pub fn parse(text: &str, path: &Path) -> Result<PlannerConfig, ConfigError> {
-        let mut cfg: PlannerConfig =
-            toml::from_str(text).map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.to_string().trim_end().to_string() })?;
+        let mut cfg: PlannerConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
         let problems = cfg.problems();
         if !problems.is_empty() {
-            return Err(ConfigError::Invalid { path: path.to_path_buf(), problems });
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                problems,
+            });
         }
         let base = path.parent().unwrap_or(Path::new("."));
         if let Some(d) = &cfg.outputs.dir {
@@ -157,9 +176,9 @@ impl PlannerConfig {
     pub fn problems(&self) -> Vec<String> {
         let mut p = Vec::new();
         match (&self.inputs.embedded, &self.inputs.sources) {
-            (Some(_), Some(_)) => {
-                p.push("inputs: set either `embedded` or a `[inputs.sources]` table, not both".to_string())
-            }
+            (Some(_), Some(_)) => p.push(
+                "inputs: set either `embedded` or a `[inputs.sources]` table, not both".to_string(),
+            ),
             (Some(name), None) if !EMBEDDED_DATASETS.contains(&name.as_str()) => p.push(format!(
                 "inputs.embedded = \"{name}\" is not an embedded dataset; choose one of: {}",
                 EMBEDDED_DATASETS.join(", ")
@@ -173,14 +192,22 @@ impl PlannerConfig {
         }
         let a = &self.analysis;
         if !(a.road_step_m.is_finite() && a.road_step_m >= 1.0 && a.road_step_m <= 1000.0) {
-            p.push(format!("analysis.road_step_m = {} must be between 1 and 1000 metres (default 250)", a.road_step_m));
+            p.push(format!(
+                "analysis.road_step_m = {} must be between 1 and 1000 metres (default 250)",
+                a.road_step_m
+            ));
         }
         if !(a.max_range_m.is_finite() && a.max_range_m > 0.0 && a.max_range_m <= 500_000.0) {
-            p.push(format!("analysis.max_range_m = {} must be above 0 and at most 500000 metres", a.max_range_m));
+            p.push(format!(
+                "analysis.max_range_m = {} must be above 0 and at most 500000 metres",
+                a.max_range_m
+            ));
         }
         if let Some(s) = a.profile_step_m {
             if !(s.is_finite() && s >= 1.0) {
-                p.push(format!("analysis.profile_step_m = {s} must be at least 1 metre"));
+                p.push(format!(
+                    "analysis.profile_step_m = {s} must be at least 1 metre"
+                ));
             }
         }
         if a.threads == Some(0) {
@@ -188,7 +215,10 @@ impl PlannerConfig {
         }
         if let Some(g) = &a.grid {
             if !(g.resolution_m.is_finite() && g.resolution_m >= 1.0) {
-                p.push(format!("analysis.grid.resolution_m = {} must be at least 1 metre", g.resolution_m));
+                p.push(format!(
+                    "analysis.grid.resolution_m = {} must be at least 1 metre",
+                    g.resolution_m
+                ));
             }
             if let Some(b) = g.bbox {
                 if let Err(e) = crate::coverage::GridSpec::new(b, g.resolution_m.max(1.0)) {
@@ -243,18 +273,32 @@ mod tests {
              [outputs]\ncoverage_tiff = true\n",
         );
         assert_eq!(p.len(), 6, "{p:#?}");
-        assert!(p[0].contains("inputs.embedded = \"atlantis\" is not an embedded dataset; choose one of: uzbekistan"));
+        assert!(p[0].contains(
+            "inputs.embedded = \"atlantis\" is not an embedded dataset; choose one of: uzbekistan"
+        ));
         assert!(p[1].contains("analysis.road_step_m = 0 must be between 1 and 1000 metres"));
-        assert!(p[2].contains("analysis.max_range_m = 1000000000 must be above 0 and at most 500000 metres"));
+        assert!(p[2].contains(
+            "analysis.max_range_m = 1000000000 must be above 0 and at most 500000 metres"
+        ));
         assert!(p[3].contains("analysis.threads = 0"));
         assert!(p[4].contains("outputs.coverage_tiff = true needs an [analysis.grid] table"));
-        assert!(p[5].starts_with("budget: ") && p[5].contains("rx_height_m = -1: must be in (0, 1000] metres"), "{}", p[5]);
+        assert!(
+            p[5].starts_with("budget: ")
+                && p[5].contains("rx_height_m = -1: must be in (0, 1000] metres"),
+            "{}",
+            p[5]
+        );
     }
 
     #[test]
     fn both_inputs_rejected() {
         let p = problems("[inputs]\nembedded = \"uzbekistan\"\n[inputs.sources]\n");
-        assert_eq!(p, vec!["inputs: set either `embedded` or a `[inputs.sources]` table, not both".to_string()]);
+        assert_eq!(
+            p,
+            vec![
+                "inputs: set either `embedded` or a `[inputs.sources]` table, not both".to_string()
+            ]
+        );
     }
 
     #[test]

@@ -90,7 +90,12 @@ pub enum TargetKind {
     Settlement { index: u32 },
     /// The midpoint of piece `piece` of road `road` (index into `Dataset::roads`); the piece is
     /// `length_m` long and starts `start_m` metres along the road.
-    Road { road: u32, piece: u32, start_m: f64, length_m: f64 },
+    Road {
+        road: u32,
+        piece: u32,
+        start_m: f64,
+        length_m: f64,
+    },
     /// Centre of grid cell (`col`, `row`).
     Grid { col: u32, row: u32 },
 }
@@ -124,11 +129,18 @@ impl GridSpec {
     /// a side (the longitude step is sized at the box's central latitude).
     pub fn new(bbox: [f64; 4], resolution_m: f64) -> Result<GridSpec, String> {
         let [west, south, east, north] = bbox;
-        if !(bbox.iter().all(|v| v.is_finite()) && west < east && south < north && south >= -90.0 && north <= 90.0) {
+        if !(bbox.iter().all(|v| v.is_finite())
+            && west < east
+            && south < north
+            && south >= -90.0
+            && north <= 90.0)
+        {
             return Err(format!("grid bbox {bbox:?} must be [west, south, east, north] in degrees with west < east and south < north"));
         }
         if !(resolution_m.is_finite() && resolution_m > 0.0) {
-            return Err(format!("grid resolution_m = {resolution_m} must be a positive number of metres"));
+            return Err(format!(
+                "grid resolution_m = {resolution_m} must be a positive number of metres"
+            ));
         }
         let m_per_deg_lat = EARTH_RADIUS_M.to_radians();
         let dlat = resolution_m / m_per_deg_lat;
@@ -142,11 +154,21 @@ impl GridSpec {
                 Self::MAX_CELLS
             ));
         }
-        Ok(GridSpec { west_deg: west, north_deg: north, dlon_deg: dlon, dlat_deg: dlat, cols: cols as u32, rows: rows as u32 })
+        Ok(GridSpec {
+            west_deg: west,
+            north_deg: north,
+            dlon_deg: dlon,
+            dlat_deg: dlat,
+            cols: cols as u32,
+            rows: rows as u32,
+        })
     }
 
     fn centre(&self, col: u32, row: u32) -> (f64, f64) {
-        (self.west_deg + (col as f64 + 0.5) * self.dlon_deg, self.north_deg - (row as f64 + 0.5) * self.dlat_deg)
+        (
+            self.west_deg + (col as f64 + 0.5) * self.dlon_deg,
+            self.north_deg - (row as f64 + 0.5) * self.dlat_deg,
+        )
     }
 }
 
@@ -173,7 +195,15 @@ pub fn road_pieces(coords: &[geo_types::Coord<f64>], step_m: f64) -> Vec<((f64, 
     }
     let n = (total / step_m).ceil().max(1.0) as usize;
     let piece = total / n as f64;
-    (0..n).map(|i| (point_along(coords, &cum, (i as f64 + 0.5) * piece), i as f64 * piece, piece)).collect()
+    (0..n)
+        .map(|i| {
+            (
+                point_along(coords, &cum, (i as f64 + 0.5) * piece),
+                i as f64 * piece,
+                piece,
+            )
+        })
+        .collect()
 }
 
 /// Cumulative geodesic length at each vertex, metres (first = 0).
@@ -191,10 +221,16 @@ pub fn cumulative_lengths_m(coords: &[geo_types::Coord<f64>]) -> Vec<f64> {
 
 /// Point `at_m` metres along a polyline with cumulative lengths `cum`.
 pub fn point_along(coords: &[geo_types::Coord<f64>], cum: &[f64], at_m: f64) -> (f64, f64) {
-    let i = cum.partition_point(|&c| c <= at_m).clamp(1, coords.len() - 1);
+    let i = cum
+        .partition_point(|&c| c <= at_m)
+        .clamp(1, coords.len() - 1);
     let (a, b) = (coords[i - 1], coords[i]);
     let seg = cum[i] - cum[i - 1];
-    let t = if seg > 0.0 { ((at_m - cum[i - 1]) / seg).clamp(0.0, 1.0) } else { 0.0 };
+    let t = if seg > 0.0 {
+        ((at_m - cum[i - 1]) / seg).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     interpolate((a.x, a.y), (b.x, b.y), t)
 }
 
@@ -205,15 +241,32 @@ impl Targets {
             .settlements
             .iter()
             .enumerate()
-            .map(|(i, s)| Target { lon: s.lon, lat: s.lat, kind: TargetKind::Settlement { index: i as u32 } })
+            .map(|(i, s)| Target {
+                lon: s.lon,
+                lat: s.lat,
+                kind: TargetKind::Settlement { index: i as u32 },
+            })
             .collect();
         let settlements = items.len();
-        let pieces: Vec<Vec<((f64, f64), f64, f64)>> = ds.roads.par_iter().map(|r| road_pieces(&r.geometry.0, road_step_m)).collect();
+        let pieces: Vec<Vec<((f64, f64), f64, f64)>> = ds
+            .roads
+            .par_iter()
+            .map(|r| road_pieces(&r.geometry.0, road_step_m))
+            .collect();
         let mut road_ranges = Vec::with_capacity(ds.roads.len());
         for (ri, p) in pieces.into_iter().enumerate() {
             let start = items.len();
             for (pi, ((lon, lat), start_m, length_m)) in p.into_iter().enumerate() {
-                items.push(Target { lon, lat, kind: TargetKind::Road { road: ri as u32, piece: pi as u32, start_m, length_m } });
+                items.push(Target {
+                    lon,
+                    lat,
+                    kind: TargetKind::Road {
+                        road: ri as u32,
+                        piece: pi as u32,
+                        start_m,
+                        length_m,
+                    },
+                });
             }
             road_ranges.push(start..items.len());
         }
@@ -221,11 +274,20 @@ impl Targets {
             for row in 0..g.rows {
                 for col in 0..g.cols {
                     let (lon, lat) = g.centre(col, row);
-                    items.push(Target { lon, lat, kind: TargetKind::Grid { col, row } });
+                    items.push(Target {
+                        lon,
+                        lat,
+                        kind: TargetKind::Grid { col, row },
+                    });
                 }
             }
         }
-        Targets { items, settlements, road_ranges, grid }
+        Targets {
+            items,
+            settlements,
+            road_ranges,
+            grid,
+        }
     }
 }
 
@@ -311,7 +373,9 @@ impl CoverageResult {
 
     /// Whether "mobile Internet" (3G or better) reaches its threshold at target `i`.
     pub fn mobile_internet(&self, i: usize) -> bool {
-        [Technology::G3, Technology::G4, Technology::G5].into_iter().any(|t| self.covered(i, t))
+        [Technology::G3, Technology::G4, Technology::G5]
+            .into_iter()
+            .any(|t| self.covered(i, t))
     }
 }
 
@@ -323,7 +387,11 @@ pub enum CoverageError {
     #[error(
         "{count} targets lie outside the DEM {dem} (first: {first}); extend the DEM, or set analysis.outside_dem = \"skip\" to count them as unevaluated"
     )]
-    TargetsOutsideDem { count: u64, dem: String, first: String },
+    TargetsOutsideDem {
+        count: u64,
+        dem: String,
+        first: String,
+    },
     #[error("grid: {0}")]
     Grid(String),
 }
@@ -332,7 +400,12 @@ pub enum CoverageError {
 /// 3GPP TR 36.814 macro-cell pattern: horizontal `−min(12 (φ/φ3dB)², 25)`, vertical
 /// `−min(12 ((θ − tilt)/θ3dB)², 20)`, combined `−min(−(A_H + A_V), 25)`. The horizontal part
 /// applies when the cell has an azimuth, the vertical part when it has a tilt.
-pub fn pattern_gain_db(cell: &geodata::Cell, bearing_deg: f64, depression_deg: f64, vertical_beamwidth_deg: f64) -> f64 {
+pub fn pattern_gain_db(
+    cell: &geodata::Cell,
+    bearing_deg: f64,
+    depression_deg: f64,
+    vertical_beamwidth_deg: f64,
+) -> f64 {
     let mut a_h = 0.0;
     if let Some(az) = cell.azimuth_deg {
         let bw = cell.beamwidth_deg.unwrap_or(65.0).max(1.0);
@@ -341,7 +414,8 @@ pub fn pattern_gain_db(cell: &geodata::Cell, bearing_deg: f64, depression_deg: f
     }
     let mut a_v = 0.0;
     if let Some(tilt) = cell.tilt_deg {
-        a_v = -(12.0 * ((depression_deg - tilt) / vertical_beamwidth_deg.max(0.1)).powi(2)).min(20.0);
+        a_v =
+            -(12.0 * ((depression_deg - tilt) / vertical_beamwidth_deg.max(0.1)).powi(2)).min(20.0);
     }
     -(-(a_h + a_v)).min(25.0)
 }
@@ -374,7 +448,9 @@ pub fn progress_bar(len: u64, message: &str, show: bool) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let pb = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
-    if let Ok(style) = ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} ({per_sec}, eta {eta})") {
+    if let Ok(style) =
+        ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} ({per_sec}, eta {eta})")
+    {
         pb.set_style(style.progress_chars("=> "));
     }
     pb.set_message(message.to_string());
@@ -383,10 +459,16 @@ pub fn progress_bar(len: u64, message: &str, show: bool) -> ProgressBar {
 
 impl<'a> Engine<'a> {
     /// Builds the site index and each site's useful range.
-    pub fn new(ds: &'a Dataset, model: &'a dyn PropagationModel, settings: CoverageSettings) -> Result<Engine<'a>, CoverageError> {
+    pub fn new(
+        ds: &'a Dataset,
+        model: &'a dyn PropagationModel,
+        settings: CoverageSettings,
+    ) -> Result<Engine<'a>, CoverageError> {
         let dem = ds.dem.as_ref();
         if model.needs_terrain() && dem.is_none() {
-            return Err(CoverageError::NoDem { model: model.name().to_string() });
+            return Err(CoverageError::NoDem {
+                model: model.name().to_string(),
+            });
         }
         let sites = &ds.sites[..];
         let index = PointIndex::new(&sites.iter().map(|s| (s.lon, s.lat)).collect::<Vec<_>>());
@@ -399,10 +481,21 @@ impl<'a> Engine<'a> {
                     .iter()
                     .map(|c| {
                         let t = tech_index(c.technology);
-                        let max_loss = c.eirp_dbm + settings.offset_db[t] - settings.threshold_dbm[t];
-                        let key = (c.band_mhz.to_bits(), s.height_m.to_bits(), max_loss.to_bits());
+                        let max_loss =
+                            c.eirp_dbm + settings.offset_db[t] - settings.threshold_dbm[t];
+                        let key = (
+                            c.band_mhz.to_bits(),
+                            s.height_m.to_bits(),
+                            max_loss.to_bits(),
+                        );
                         *cache.entry(key).or_insert_with(|| {
-                            model.max_range_m(c.band_mhz, s.height_m, settings.rx_height_m, max_loss, settings.max_range_cap_m)
+                            model.max_range_m(
+                                c.band_mhz,
+                                s.height_m,
+                                settings.rx_height_m,
+                                max_loss,
+                                settings.max_range_cap_m,
+                            )
                         })
                     })
                     .fold(0.0, f64::max)
@@ -414,11 +507,22 @@ impl<'a> Engine<'a> {
             Some(d) => {
                 let lat_c = d.north_deg - 0.5 * d.rows as f64 * d.dlat_deg;
                 let m = EARTH_RADIUS_M.to_radians();
-                (d.dlat_deg * m).min(d.dlon_deg * m * lat_c.to_radians().cos()).max(1.0)
+                (d.dlat_deg * m)
+                    .min(d.dlon_deg * m * lat_c.to_radians().cos())
+                    .max(1.0)
             }
             None => 100.0,
         });
-        Ok(Engine { sites, index, site_range_m, max_range_m, model, dem, settings, profile_step_m })
+        Ok(Engine {
+            sites,
+            index,
+            site_range_m,
+            max_range_m,
+            model,
+            dem,
+            settings,
+            profile_step_m,
+        })
     }
 
     /// Largest useful range of any site, metres.
@@ -432,7 +536,11 @@ impl<'a> Engine<'a> {
     }
 
     /// Evaluates every target (in the current rayon pool). `progress` is advanced per chunk.
-    pub fn evaluate(&self, targets: &[Target], progress: &ProgressBar) -> Result<CoverageResult, CoverageError> {
+    pub fn evaluate(
+        &self,
+        targets: &[Target],
+        progress: &ProgressBar,
+    ) -> Result<CoverageResult, CoverageError> {
         let chunks: Vec<(Vec<TargetCoverage>, CoverageStats, Option<usize>)> = targets
             .par_chunks(CHUNK)
             .enumerate()
@@ -470,13 +578,29 @@ impl<'a> Engine<'a> {
             return Err(CoverageError::TargetsOutsideDem {
                 count: stats.targets_outside_dem,
                 dem: self.dem.map(|d| d.source.clone()).unwrap_or_default(),
-                first: format!("{} at lon {:.5}, lat {:.5}", describe_kind(&t.kind), t.lon, t.lat),
+                first: format!(
+                    "{} at lon {:.5}, lat {:.5}",
+                    describe_kind(&t.kind),
+                    t.lon,
+                    t.lat
+                ),
             });
         }
-        Ok(CoverageResult { model: self.model.name().to_string(), settings_threshold_dbm: self.settings.threshold_dbm, per_target, stats })
+        Ok(CoverageResult {
+            model: self.model.name().to_string(),
+            settings_threshold_dbm: self.settings.threshold_dbm,
+            per_target,
+            stats,
+        })
     }
 
-    fn evaluate_one(&self, t: &Target, cand: &mut Vec<(u32, f64)>, profile: &mut Vec<f64>, stats: &mut CoverageStats) -> TargetCoverage {
+    fn evaluate_one(
+        &self,
+        t: &Target,
+        cand: &mut Vec<(u32, f64)>,
+        profile: &mut Vec<f64>,
+        stats: &mut CoverageStats,
+    ) -> TargetCoverage {
         stats.targets += 1;
         let mut res = TargetCoverage::default();
         let terrain = self.model.needs_terrain();
@@ -516,11 +640,14 @@ impl<'a> Engine<'a> {
                     }
                 }
             } else if let Some(dem) = self.dem {
-                site_ground_m = dem.elevation_m(site.lon, site.lat).unwrap_or(target_ground_m);
+                site_ground_m = dem
+                    .elevation_m(site.lon, site.lat)
+                    .unwrap_or(target_ground_m);
             }
             let bearing = bearing_deg((site.lon, site.lat), (t.lon, t.lat));
             // Depression angle below the horizon at the site, with Earth curvature (k-factor).
-            let drop_m = (site_ground_m + site.height_m) - (target_ground_m + self.settings.rx_height_m)
+            let drop_m = (site_ground_m + site.height_m)
+                - (target_ground_m + self.settings.rx_height_m)
                 + distance_m * distance_m / (2.0 * self.settings.k_factor * EARTH_RADIUS_M);
             let depression_deg = drop_m.atan2(distance_m).to_degrees();
             // Cells of one site often share a band: compute each band's loss once.
@@ -529,7 +656,10 @@ impl<'a> Engine<'a> {
             for (ci, cell) in site.cells.iter().enumerate() {
                 let ti = tech_index(cell.technology);
                 let key = cell.band_mhz.to_bits();
-                let cached = losses[..n_losses].iter().find(|(k, _)| *k == key).map(|x| x.1);
+                let cached = losses[..n_losses]
+                    .iter()
+                    .find(|(k, _)| *k == key)
+                    .map(|x| x.1);
                 let loss_db = match cached {
                     Some(l) => l,
                     None => {
@@ -544,7 +674,8 @@ impl<'a> Engine<'a> {
                         match self.model.path_loss(&link) {
                             Ok(pl) => {
                                 for w in &pl.warnings {
-                                    *stats.model_warnings.entry(w.code.to_string()).or_default() += 1;
+                                    *stats.model_warnings.entry(w.code.to_string()).or_default() +=
+                                        1;
                                 }
                                 if n_losses < losses.len() {
                                     losses[n_losses] = (key, pl.loss_db);
@@ -562,14 +693,24 @@ impl<'a> Engine<'a> {
                         }
                     }
                 };
-                let gain_db = pattern_gain_db(cell, bearing, depression_deg, self.settings.vertical_beamwidth_deg);
+                let gain_db = pattern_gain_db(
+                    cell,
+                    bearing,
+                    depression_deg,
+                    self.settings.vertical_beamwidth_deg,
+                );
                 let rx_dbm = cell.eirp_dbm + gain_db + self.settings.offset_db[ti] - loss_db;
                 let better = match res.best[ti] {
                     None => true,
                     Some(b) => rx_dbm > b.rx_dbm,
                 };
                 if better {
-                    res.best[ti] = Some(Server { site: si, cell: ci as u16, rx_dbm, distance_m: d });
+                    res.best[ti] = Some(Server {
+                        site: si,
+                        cell: ci as u16,
+                        rx_dbm,
+                        distance_m: d,
+                    });
                 }
             }
         }
@@ -581,13 +722,21 @@ impl<'a> Engine<'a> {
 pub fn describe_kind(k: &TargetKind) -> String {
     match k {
         TargetKind::Settlement { index } => format!("settlement #{index}"),
-        TargetKind::Road { road, piece, start_m, .. } => format!("road #{road} piece {piece} ({start_m:.0} m along)"),
+        TargetKind::Road {
+            road,
+            piece,
+            start_m,
+            ..
+        } => format!("road #{road} piece {piece} ({start_m:.0} m along)"),
         TargetKind::Grid { col, row } => format!("grid cell col {col}, row {row}"),
     }
 }
 
 /// Builds a rayon pool with `threads` workers (all cores when `None`) and runs `f` in it.
-pub fn with_threads<R: Send>(threads: Option<usize>, f: impl FnOnce() -> R + Send) -> Result<R, rayon::ThreadPoolBuildError> {
+pub fn with_threads<R: Send>(
+    threads: Option<usize>,
+    f: impl FnOnce() -> R + Send,
+) -> Result<R, rayon::ThreadPoolBuildError> {
     let mut b = rayon::ThreadPoolBuilder::new();
     if let Some(n) = threads {
         b = b.num_threads(n);
@@ -598,7 +747,11 @@ pub fn with_threads<R: Send>(threads: Option<usize>, f: impl FnOnce() -> R + Sen
 /// Writes the best received power per technology over the grid as a 4-band Float32 GeoTIFF in
 /// EPSG:4326 (band n = technology `2g` … `5g`; no-data −9999 where no site of that technology is
 /// in range). Written to `path` directly; callers write to a temporary name and rename.
-pub fn write_coverage_tiff(path: &std::path::Path, grid: &GridSpec, cells: &[TargetCoverage]) -> Result<(), gdal::errors::GdalError> {
+pub fn write_coverage_tiff(
+    path: &std::path::Path,
+    grid: &GridSpec,
+    cells: &[TargetCoverage],
+) -> Result<(), gdal::errors::GdalError> {
     use gdal::raster::{Buffer, RasterCreationOptions};
     use gdal::Metadata;
     const NODATA: f64 = -9999.0;
@@ -606,10 +759,20 @@ pub fn write_coverage_tiff(path: &std::path::Path, grid: &GridSpec, cells: &[Tar
     let driver = gdal::DriverManager::get_driver_by_name("GTiff")?;
     let opts = RasterCreationOptions::from_iter(["COMPRESS=DEFLATE", "TILED=YES"]);
     let mut ds = driver.create_with_band_type_with_options::<f32, _>(path, w, h, 4, &opts)?;
-    ds.set_geo_transform(&[grid.west_deg, grid.dlon_deg, 0.0, grid.north_deg, 0.0, -grid.dlat_deg])?;
+    ds.set_geo_transform(&[
+        grid.west_deg,
+        grid.dlon_deg,
+        0.0,
+        grid.north_deg,
+        0.0,
+        -grid.dlat_deg,
+    ])?;
     ds.set_spatial_ref(&gdal::spatial_ref::SpatialRef::from_epsg(4326)?)?;
     for (bi, tech) in Technology::ALL.iter().enumerate() {
-        let data: Vec<f32> = cells.iter().map(|c| c.best[bi].map(|s| s.rx_dbm as f32).unwrap_or(NODATA as f32)).collect();
+        let data: Vec<f32> = cells
+            .iter()
+            .map(|c| c.best[bi].map(|s| s.rx_dbm as f32).unwrap_or(NODATA as f32))
+            .collect();
         let mut band = ds.rasterband(bi + 1)?;
         band.set_no_data_value(Some(NODATA))?;
         band.set_description(&format!("best received power {} dBm", tech.as_str()))?;

@@ -66,21 +66,32 @@ impl<'a> RegionLocator<'a> {
             .filter_map(|(i, r)| {
                 let b = r.geometry.bounding_rect()?;
                 Some(rstar::primitives::GeomWithData::new(
-                    rstar::primitives::Rectangle::from_corners([b.min().x, b.min().y], [b.max().x, b.max().y]),
+                    rstar::primitives::Rectangle::from_corners(
+                        [b.min().x, b.min().y],
+                        [b.max().x, b.max().y],
+                    ),
                     i,
                 ))
             })
             .collect();
-        RegionLocator { ds, tree: RTree::bulk_load(items) }
+        RegionLocator {
+            ds,
+            tree: RTree::bulk_load(items),
+        }
     }
 
     /// Index of the region containing (lon, lat); the lowest index when borders overlap.
     pub fn locate(&self, lon: f64, lat: f64) -> Option<usize> {
         let p = geo_types::Point::new(lon, lat);
         let env = AABB::from_point([lon, lat]);
-        let mut hits: Vec<usize> = self.tree.locate_in_envelope_intersecting(&env).map(|g| g.data).collect();
+        let mut hits: Vec<usize> = self
+            .tree
+            .locate_in_envelope_intersecting(&env)
+            .map(|g| g.data)
+            .collect();
         hits.sort_unstable();
-        hits.into_iter().find(|&i| self.ds.regions[i].geometry.intersects(&p))
+        hits.into_iter()
+            .find(|&i| self.ds.regions[i].geometry.intersects(&p))
     }
 
     /// Region code of a settlement: its own attribute when present, else point-in-polygon.
@@ -88,7 +99,10 @@ impl<'a> RegionLocator<'a> {
         let s = &self.ds.settlements[i];
         match &s.region {
             Some(r) => r.clone(),
-            None => self.locate(s.lon, s.lat).map(|r| self.ds.regions[r].code.clone()).unwrap_or_default(),
+            None => self
+                .locate(s.lon, s.lat)
+                .map(|r| self.ds.regions[r].code.clone())
+                .unwrap_or_default(),
         }
     }
 }
@@ -212,17 +226,33 @@ pub fn round(v: f64, digits: i32) -> f64 {
 /// Runs the gap analysis over a coverage result.
 pub fn analyze(ds: &Dataset, targets: &Targets, cov: &CoverageResult) -> Gaps {
     let locator = RegionLocator::new(ds);
-    let settlement_region: Vec<String> = (0..ds.settlements.len()).map(|i| locator.settlement_region(i)).collect();
+    let settlement_region: Vec<String> = (0..ds.settlements.len())
+        .map(|i| locator.settlement_region(i))
+        .collect();
     // Region of every road piece, by point-in-polygon of its midpoint.
     let piece_region: Vec<String> = {
         use rayon::prelude::*;
-        let road_items = targets.settlements..targets.road_ranges.last().map(|r| r.end).unwrap_or(targets.settlements);
+        let road_items = targets.settlements
+            ..targets
+                .road_ranges
+                .last()
+                .map(|r| r.end)
+                .unwrap_or(targets.settlements);
         targets.items[road_items]
             .par_iter()
-            .map(|t| locator.locate(t.lon, t.lat).map(|r| ds.regions[r].code.clone()).unwrap_or_default())
+            .map(|t| {
+                locator
+                    .locate(t.lon, t.lat)
+                    .map(|r| ds.regions[r].code.clone())
+                    .unwrap_or_default()
+            })
             .collect()
     };
-    let region_names: BTreeMap<String, String> = ds.regions.iter().map(|r| (r.code.clone(), r.name_en.clone())).collect();
+    let region_names: BTreeMap<String, String> = ds
+        .regions
+        .iter()
+        .map(|r| (r.code.clone(), r.name_en.clone()))
+        .collect();
 
     let mut services = Vec::new();
     let mut by_region = Vec::new();
@@ -233,12 +263,24 @@ pub fn analyze(ds: &Dataset, targets: &Targets, cov: &CoverageResult) -> Gaps {
         let mut regions: BTreeMap<String, RegionRow> = ds
             .regions
             .iter()
-            .map(|r| (r.code.clone(), RegionRow { region: r.code.clone(), name: r.name_en.clone(), service: svc.key(), ..Default::default() }))
+            .map(|r| {
+                (
+                    r.code.clone(),
+                    RegionRow {
+                        region: r.code.clone(),
+                        name: r.name_en.clone(),
+                        service: svc.key(),
+                        ..Default::default()
+                    },
+                )
+            })
             .collect();
         for (i, s) in ds.settlements.iter().enumerate() {
             let c = svc.covered(cov, i);
             let code = &settlement_region[i];
-            let row = regions.entry(code.clone()).or_insert_with(|| new_row(code, &region_names, svc));
+            let row = regions
+                .entry(code.clone())
+                .or_insert_with(|| new_row(code, &region_names, svc));
             sum.settlements_total += 1;
             sum.population_total += s.population;
             row.settlements_total += 1;
@@ -255,11 +297,18 @@ pub fn analyze(ds: &Dataset, targets: &Targets, cov: &CoverageResult) -> Gaps {
             let road = &ds.roads[ri];
             let mut run: Option<Stretch> = None;
             for ti in range.clone() {
-                let TargetKind::Road { start_m, length_m, .. } = targets.items[ti].kind else { continue };
+                let TargetKind::Road {
+                    start_m, length_m, ..
+                } = targets.items[ti].kind
+                else {
+                    continue;
+                };
                 let c = svc.covered(cov, ti);
                 let km = length_m / 1000.0;
                 let code = &piece_region[ti - targets.settlements];
-                let row = regions.entry(code.clone()).or_insert_with(|| new_row(code, &region_names, svc));
+                let row = regions
+                    .entry(code.clone())
+                    .or_insert_with(|| new_row(code, &region_names, svc));
                 sum.road_km += km;
                 row.road_km += km;
                 if c {
@@ -275,7 +324,11 @@ pub fn analyze(ds: &Dataset, targets: &Targets, cov: &CoverageResult) -> Gaps {
                     }
                 }
                 for r in &road.refs {
-                    let rr = routes.entry(r.clone()).or_insert_with(|| RouteRow { route: r.clone(), service: svc.key(), ..Default::default() });
+                    let rr = routes.entry(r.clone()).or_insert_with(|| RouteRow {
+                        route: r.clone(),
+                        service: svc.key(),
+                        ..Default::default()
+                    });
                     rr.international |= road.international;
                     rr.road_km += km;
                     if c {
@@ -307,12 +360,16 @@ pub fn analyze(ds: &Dataset, targets: &Targets, cov: &CoverageResult) -> Gaps {
                 stretches.push(st);
             }
         }
-        sum.uncovered_stretches = stretches.iter().filter(|s| s.service == svc.key() && !s.covered).count() as u64;
+        sum.uncovered_stretches = stretches
+            .iter()
+            .filter(|s| s.service == svc.key() && !s.covered)
+            .count() as u64;
         finish_summary(&mut sum);
         for row in regions.values_mut() {
             row.settlements_uncovered = row.settlements_total - row.settlements_covered;
             row.population_uncovered = row.population_total - row.population_covered;
-            row.population_covered_pct = pct(row.population_covered as f64, row.population_total as f64);
+            row.population_covered_pct =
+                pct(row.population_covered as f64, row.population_total as f64);
             for v in [
                 &mut row.road_km,
                 &mut row.road_km_covered,
@@ -322,7 +379,10 @@ pub fn analyze(ds: &Dataset, targets: &Targets, cov: &CoverageResult) -> Gaps {
                 *v = round(*v, 3);
             }
             row.road_km_uncovered = round(row.road_km - row.road_km_covered, 3);
-            row.international_road_km_uncovered = round(row.international_road_km - row.international_road_km_covered, 3);
+            row.international_road_km_uncovered = round(
+                row.international_road_km - row.international_road_km_covered,
+                3,
+            );
         }
         by_region.extend(regions.into_values());
         for mut r in routes.into_values() {
@@ -335,14 +395,30 @@ pub fn analyze(ds: &Dataset, targets: &Targets, cov: &CoverageResult) -> Gaps {
         services.push((svc, sum));
     }
     // Geometry of every stretch, cut from its road between start and end.
-    let cum: Vec<Vec<f64>> = ds.roads.iter().map(|r| crate::coverage::cumulative_lengths_m(&r.geometry.0)).collect();
+    let cum: Vec<Vec<f64>> = ds
+        .roads
+        .iter()
+        .map(|r| crate::coverage::cumulative_lengths_m(&r.geometry.0))
+        .collect();
     for st in &mut stretches {
-        st.coords = cut_line(&ds.roads[st.road].geometry.0, &cum[st.road], st.start_m, st.start_m + st.length_m);
+        st.coords = cut_line(
+            &ds.roads[st.road].geometry.0,
+            &cum[st.road],
+            st.start_m,
+            st.start_m + st.length_m,
+        );
         st.length_m = round(st.length_m, 3);
         st.start_m = round(st.start_m, 3);
     }
-    let mi = &services.iter().find(|(s, _)| *s == Service::MobileInternet).expect("all services").1;
-    let without = round(mi.international_road_km - mi.international_road_km_covered, 3);
+    let mi = &services
+        .iter()
+        .find(|(s, _)| *s == Service::MobileInternet)
+        .expect("all services")
+        .1;
+    let without = round(
+        mi.international_road_km - mi.international_road_km_covered,
+        3,
+    );
     // Same figure as the summary's uncovered share (computed before rounding the km values).
     let p = mi.international_road_km_uncovered_pct;
     let headline = Headline {
@@ -354,13 +430,23 @@ pub fn analyze(ds: &Dataset, targets: &Targets, cov: &CoverageResult) -> Gaps {
         international_road_km_without_mobile_internet: without,
         percent_without_mobile_internet: p,
     };
-    Gaps { services, by_region, by_route, stretches, headline, settlement_region }
+    Gaps {
+        services,
+        by_region,
+        by_route,
+        stretches,
+        headline,
+        settlement_region,
+    }
 }
 
 fn new_row(code: &str, names: &BTreeMap<String, String>, svc: Service) -> RegionRow {
     RegionRow {
         region: code.to_string(),
-        name: names.get(code).cloned().unwrap_or_else(|| "(outside regions)".to_string()),
+        name: names
+            .get(code)
+            .cloned()
+            .unwrap_or_else(|| "(outside regions)".to_string()),
         service: svc.key(),
         ..Default::default()
     }
@@ -372,18 +458,33 @@ fn finish_summary(s: &mut ServiceSummary) {
     s.settlements_covered_pct = pct(s.settlements_covered as f64, s.settlements_total as f64);
     s.population_covered_pct = pct(s.population_covered as f64, s.population_total as f64);
     s.road_km_covered_pct = pct(s.road_km_covered, s.road_km);
-    s.international_road_km_covered_pct = pct(s.international_road_km_covered, s.international_road_km);
-    s.international_road_km_uncovered_pct =
-        if s.international_road_km > 0.0 { round(100.0 - s.international_road_km_covered_pct, 2) } else { 0.0 };
-    for v in [&mut s.road_km, &mut s.road_km_covered, &mut s.international_road_km, &mut s.international_road_km_covered] {
+    s.international_road_km_covered_pct =
+        pct(s.international_road_km_covered, s.international_road_km);
+    s.international_road_km_uncovered_pct = if s.international_road_km > 0.0 {
+        round(100.0 - s.international_road_km_covered_pct, 2)
+    } else {
+        0.0
+    };
+    for v in [
+        &mut s.road_km,
+        &mut s.road_km_covered,
+        &mut s.international_road_km,
+        &mut s.international_road_km_covered,
+    ] {
         *v = round(*v, 3);
     }
     s.road_km_uncovered = round(s.road_km - s.road_km_covered, 3);
-    s.international_road_km_uncovered = round(s.international_road_km - s.international_road_km_covered, 3);
+    s.international_road_km_uncovered =
+        round(s.international_road_km - s.international_road_km_covered, 3);
 }
 
 /// The part of a polyline between `from_m` and `to_m` metres along it (lon/lat degrees).
-pub fn cut_line(coords: &[geo_types::Coord<f64>], cum: &[f64], from_m: f64, to_m: f64) -> Vec<(f64, f64)> {
+pub fn cut_line(
+    coords: &[geo_types::Coord<f64>],
+    cum: &[f64],
+    from_m: f64,
+    to_m: f64,
+) -> Vec<(f64, f64)> {
     let mut out = vec![crate::coverage::point_along(coords, cum, from_m)];
     for (c, &d) in coords.iter().zip(cum) {
         if d > from_m && d < to_m {

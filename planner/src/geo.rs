@@ -24,7 +24,11 @@ pub fn to_ecef(lon_deg: f64, lat_deg: f64) -> [f64; 3] {
     let (lon, lat) = (lon_deg.to_radians(), lat_deg.to_radians());
     let (slat, clat) = lat.sin_cos();
     let (slon, clon) = lon.sin_cos();
-    [EARTH_RADIUS_M * clat * clon, EARTH_RADIUS_M * clat * slon, EARTH_RADIUS_M * slat]
+    [
+        EARTH_RADIUS_M * clat * clon,
+        EARTH_RADIUS_M * clat * slon,
+        EARTH_RADIUS_M * slat,
+    ]
 }
 
 /// Chord length (metres) between two points on the mean sphere whose great-circle distance is
@@ -67,7 +71,10 @@ pub fn bearing_deg(from: (f64, f64), to: (f64, f64)) -> f64 {
 
 /// Geodesic length of a lon/lat polyline, metres.
 pub fn line_length_m(coords: &[geo_types::Coord<f64>]) -> f64 {
-    coords.windows(2).map(|w| geodesic_distance_m((w[0].x, w[0].y), (w[1].x, w[1].y))).sum()
+    coords
+        .windows(2)
+        .map(|w| geodesic_distance_m((w[0].x, w[0].y), (w[1].x, w[1].y)))
+        .sum()
 }
 
 /// Point at fraction `t` (0..=1) of the way from `a` to `b` along the great circle (lon/lat
@@ -75,7 +82,11 @@ pub fn line_length_m(coords: &[geo_types::Coord<f64>]) -> f64 {
 pub fn interpolate(a: (f64, f64), b: (f64, f64), t: f64) -> (f64, f64) {
     let pa = to_ecef(a.0, a.1);
     let pb = to_ecef(b.0, b.1);
-    let p = [pa[0] + (pb[0] - pa[0]) * t, pa[1] + (pb[1] - pa[1]) * t, pa[2] + (pb[2] - pa[2]) * t];
+    let p = [
+        pa[0] + (pb[0] - pa[0]) * t,
+        pa[1] + (pb[1] - pa[1]) * t,
+        pa[2] + (pb[2] - pa[2]) * t,
+    ];
     let lon = p[1].atan2(p[0]).to_degrees();
     let lat = p[2].atan2((p[0] * p[0] + p[1] * p[1]).sqrt()).to_degrees();
     (lon, lat)
@@ -95,8 +106,15 @@ pub struct PointIndex {
 impl PointIndex {
     /// Builds the index with `bulk_load`; item `i` is `points[i]` (lon, lat degrees).
     pub fn new(points: &[(f64, f64)]) -> Self {
-        let items = points.iter().enumerate().map(|(i, &(lon, lat))| GeomWithData::new(to_ecef(lon, lat), i as u32)).collect();
-        PointIndex { tree: RTree::bulk_load(items), lonlat: points.to_vec() }
+        let items = points
+            .iter()
+            .enumerate()
+            .map(|(i, &(lon, lat))| GeomWithData::new(to_ecef(lon, lat), i as u32))
+            .collect();
+        PointIndex {
+            tree: RTree::bulk_load(items),
+            lonlat: points.to_vec(),
+        }
     }
 
     /// Number of indexed points.
@@ -139,7 +157,12 @@ mod tests {
         // WGS84: the equatorial circumference / 360 = 111 319.49 m.
         let d = geodesic_distance_m((10.0, 0.0), (11.0, 0.0));
         assert!((d - 111_319.49).abs() < 0.1, "{d}");
-        assert!(rel_err(great_circle_distance_m((10.0, 0.0), (11.0, 0.0)), 111_319.49) < 0.005);
+        assert!(
+            rel_err(
+                great_circle_distance_m((10.0, 0.0), (11.0, 0.0)),
+                111_319.49
+            ) < 0.005
+        );
     }
 
     #[test]
@@ -164,7 +187,12 @@ mod tests {
         // Fiji (Suva) – Samoa (Apia) straddle the antimeridian: ≈ 1 150 km.
         let fs = geodesic_distance_m((178.4419, -18.1416), (-171.7513, -13.8333));
         assert!(rel_err(fs, 1_150_000.0) < 0.02, "{fs}");
-        assert!(rel_err(great_circle_distance_m((178.4419, -18.1416), (-171.7513, -13.8333)), fs) < 0.005);
+        assert!(
+            rel_err(
+                great_circle_distance_m((178.4419, -18.1416), (-171.7513, -13.8333)),
+                fs
+            ) < 0.005
+        );
     }
 
     #[test]
@@ -173,8 +201,12 @@ mod tests {
             let a = to_ecef(0.0, 0.0);
             let lon = (d / EARTH_RADIUS_M).to_degrees();
             let b = to_ecef(lon, 0.0);
-            let chord = ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt();
-            assert!((chord - chord_for_distance_m(d)).abs() < 1e-6 * d.max(1.0), "{d}");
+            let chord =
+                ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt();
+            assert!(
+                (chord - chord_for_distance_m(d)).abs() < 1e-6 * d.max(1.0),
+                "{d}"
+            );
         }
     }
 
@@ -190,7 +222,13 @@ mod tests {
 
     #[test]
     fn radius_query_across_the_antimeridian() {
-        let pts = [(179.95, 0.0), (-179.95, 0.0), (179.0, 0.0), (-178.0, 0.0), (0.0, 0.0)];
+        let pts = [
+            (179.95, 0.0),
+            (-179.95, 0.0),
+            (179.0, 0.0),
+            (-178.0, 0.0),
+            (0.0, 0.0),
+        ];
         let idx = PointIndex::new(&pts);
         let mut out = Vec::new();
         // From 180°, 0°: items 0 and 1 are 5.6 km away, item 2 is 111 km, item 3 is 223 km.
@@ -223,16 +261,24 @@ mod tests {
         // Deterministic pseudo-random points worldwide.
         let mut s: u64 = 42;
         let mut next = || {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (s >> 11) as f64 / (1u64 << 53) as f64
         };
-        let pts: Vec<(f64, f64)> = (0..2000).map(|_| (next() * 360.0 - 180.0, next() * 180.0 - 90.0)).collect();
+        let pts: Vec<(f64, f64)> = (0..2000)
+            .map(|_| (next() * 360.0 - 180.0, next() * 180.0 - 90.0))
+            .collect();
         let idx = PointIndex::new(&pts);
         for q in pts.iter().take(50) {
             let mut out = Vec::new();
             idx.within_m(*q, 800_000.0, &mut out);
-            let brute: Vec<u32> =
-                pts.iter().enumerate().filter(|(_, p)| geodesic_distance_m(*q, **p) <= 800_000.0).map(|(i, _)| i as u32).collect();
+            let brute: Vec<u32> = pts
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| geodesic_distance_m(*q, **p) <= 800_000.0)
+                .map(|(i, _)| i as u32)
+                .collect();
             assert_eq!(out.iter().map(|x| x.0).collect::<Vec<_>>(), brute);
         }
     }

@@ -112,7 +112,9 @@ fn run_analyze(args: AnalyzeArgs) -> Result<ExitCode, Exit> {
     }
     if let Some(m) = args.grid_m {
         if !(m.is_finite() && m >= 1.0) {
-            return Err(usage(anyhow::anyhow!("--grid-m {m}: give the grid cell size in metres (≥ 1)")));
+            return Err(usage(anyhow::anyhow!(
+                "--grid-m {m}: give the grid cell size in metres (≥ 1)"
+            )));
         }
     }
     let cfg = load_config(args.config.as_ref())?;
@@ -128,22 +130,39 @@ fn run_analyze(args: AnalyzeArgs) -> Result<ExitCode, Exit> {
             grid_m: args.grid_m,
             progress: planner::coverage::progress_wanted(args.quiet),
         };
-        Some(analyze::run(&ds, &cfg, &opts).context("coverage analysis failed").map_err(usage)?)
+        Some(
+            analyze::run(&ds, &cfg, &opts)
+                .context("coverage analysis failed")
+                .map_err(usage)?,
+        )
     };
     let report = analyze::report_json(&summary, analysis.as_ref());
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report).expect("JSON values always serialize"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("JSON values always serialize")
+        );
     } else {
         print!("{}", analyze::render_text(&summary, analysis.as_ref()));
     }
     let out = args.out.or_else(|| cfg.outputs.dir.clone());
     if let Some(dir) = out {
         let Some(a) = analysis.as_ref() else {
-            return Err(usage(anyhow::anyhow!("--out needs the coverage analysis; drop --dataset-only")));
+            return Err(usage(anyhow::anyhow!(
+                "--out needs the coverage analysis; drop --dataset-only"
+            )));
         };
         let tiff = cfg.outputs.coverage_tiff || a.targets.grid.is_some();
-        let written = planner::output::write_all(&dir, &ds, a, &report, cfg.outputs.csv, cfg.outputs.geojson, tiff)
-            .map_err(|e| Exit(3, e.into()))?;
+        let written = planner::output::write_all(
+            &dir,
+            &ds,
+            a,
+            &report,
+            cfg.outputs.csv,
+            cfg.outputs.geojson,
+            tiff,
+        )
+        .map_err(|e| Exit(3, e.into()))?;
         if !args.quiet {
             eprintln!("wrote {} files to {}", written.len(), dir.display());
         }
@@ -153,8 +172,17 @@ fn run_analyze(args: AnalyzeArgs) -> Result<ExitCode, Exit> {
 
 fn run_link(args: planner::link::LinkArgs) -> Result<ExitCode, Exit> {
     // Coordinates need terrain: the embedded DEM is the one available without a config.
-    let ds = if args.from.is_some() { Some(geodata::embedded::uzbekistan().context("cannot load the embedded DEM").map_err(usage)?) } else { None };
-    let report = planner::link::run(&args, ds.as_ref().and_then(|d| d.dem.as_ref())).map_err(usage)?;
+    let ds = if args.from.is_some() {
+        Some(
+            geodata::embedded::uzbekistan()
+                .context("cannot load the embedded DEM")
+                .map_err(usage)?,
+        )
+    } else {
+        None
+    };
+    let report =
+        planner::link::run(&args, ds.as_ref().and_then(|d| d.dem.as_ref())).map_err(usage)?;
     print!("{}", planner::link::render(&report, args.json));
     Ok(ExitCode::SUCCESS)
 }
@@ -171,7 +199,9 @@ fn run_validate(args: ValidateArgs) -> Result<ExitCode, Exit> {
         None => PlannerConfig::default(),
     };
     let base = analyze::config_base_dir(args.config.as_deref());
-    let dem_required = analyze::model_from_config(cfg.model.as_ref(), None).map_err(usage)?.needs_terrain();
+    let dem_required = analyze::model_from_config(cfg.model.as_ref(), None)
+        .map_err(usage)?
+        .needs_terrain();
     let (ds, mut errors, mut warnings) = match &cfg.inputs.sources {
         Some(table) => {
             let sources = analyze::sources_from_config(table).map_err(usage)?;
@@ -189,7 +219,13 @@ fn run_validate(args: ValidateArgs) -> Result<ExitCode, Exit> {
     match geodata::validate::validate(&ds, dem_required) {
         Ok(w) => warnings.extend(w),
         Err(geodata::GeodataError::Invalid(ps)) => errors.extend(ps),
-        Err(e) => errors.push(geodata::error::Problem::new(ds.name.clone(), geodata::error::Location::None, None, e.to_string(), "")),
+        Err(e) => errors.push(geodata::error::Problem::new(
+            ds.name.clone(),
+            geodata::error::Location::None,
+            None,
+            e.to_string(),
+            "",
+        )),
     }
     // The same problem can come from loading and from the validation pass.
     let mut seen = std::collections::BTreeSet::new();
@@ -215,7 +251,12 @@ fn run_validate(args: ValidateArgs) -> Result<ExitCode, Exit> {
         );
         Ok(ExitCode::SUCCESS)
     } else {
-        println!("{} problem(s), {} warning(s) in {}", errors.len(), warnings.len(), s.name);
+        println!(
+            "{} problem(s), {} warning(s) in {}",
+            errors.len(),
+            warnings.len(),
+            s.name
+        );
         Ok(ExitCode::from(1))
     }
 }

@@ -21,7 +21,10 @@ pub struct OutputError {
 }
 
 fn err(path: &Path, e: impl std::fmt::Display) -> OutputError {
-    OutputError { path: path.to_path_buf(), message: e.to_string() }
+    OutputError {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
 }
 
 /// Writes `bytes` to `dir/name` through a temporary file and a rename.
@@ -85,7 +88,8 @@ fn settlement_rows<'a>(ds: &'a Dataset, a: &'a Analysis) -> Vec<SettlementRow<'a
         .map(|(i, s)| {
             let best = &c.per_target[i].best;
             let rx = |t: Technology| best[tech_index(t)].map(|b| round(b.rx_dbm, 2));
-            let site = |t: Technology| best[tech_index(t)].map(|b| ds.sites[b.site as usize].id.as_str());
+            let site =
+                |t: Technology| best[tech_index(t)].map(|b| ds.sites[b.site as usize].id.as_str());
             SettlementRow {
                 id: &s.id,
                 name: &s.name,
@@ -124,17 +128,38 @@ fn feature_collection(name: &str, features: Vec<Value>) -> Vec<u8> {
 }
 
 /// Writes every report file into `dir` (created when missing); returns the paths written.
-pub fn write_all(dir: &Path, ds: &Dataset, a: &Analysis, report: &Value, csv_on: bool, geojson_on: bool, tiff_on: bool) -> Result<Vec<PathBuf>, OutputError> {
+pub fn write_all(
+    dir: &Path,
+    ds: &Dataset,
+    a: &Analysis,
+    report: &Value,
+    csv_on: bool,
+    geojson_on: bool,
+    tiff_on: bool,
+) -> Result<Vec<PathBuf>, OutputError> {
     std::fs::create_dir_all(dir).map_err(|e| err(dir, e))?;
     let mut written = Vec::new();
-    let mut json = serde_json::to_vec_pretty(report).map_err(|e| err(&dir.join("summary.json"), e))?;
+    let mut json =
+        serde_json::to_vec_pretty(report).map_err(|e| err(&dir.join("summary.json"), e))?;
     json.push(b'\n');
     written.push(write_atomic(dir, "summary.json", &json)?);
     let rows = settlement_rows(ds, a);
     if csv_on {
-        written.push(write_atomic(dir, "by_region.csv", &csv_bytes(&a.gaps.by_region, &dir.join("by_region.csv"))?)?);
-        written.push(write_atomic(dir, "by_route.csv", &csv_bytes(&a.gaps.by_route, &dir.join("by_route.csv"))?)?);
-        written.push(write_atomic(dir, "settlements.csv", &csv_bytes(&rows, &dir.join("settlements.csv"))?)?);
+        written.push(write_atomic(
+            dir,
+            "by_region.csv",
+            &csv_bytes(&a.gaps.by_region, &dir.join("by_region.csv"))?,
+        )?);
+        written.push(write_atomic(
+            dir,
+            "by_route.csv",
+            &csv_bytes(&a.gaps.by_route, &dir.join("by_route.csv"))?,
+        )?);
+        written.push(write_atomic(
+            dir,
+            "settlements.csv",
+            &csv_bytes(&rows, &dir.join("settlements.csv"))?,
+        )?);
     }
     if geojson_on {
         let feats: Vec<Value> = rows
@@ -148,7 +173,11 @@ pub fn write_all(dir: &Path, ds: &Dataset, a: &Analysis, report: &Value, csv_on:
                 json!({ "type": "Feature", "geometry": { "type": "Point", "coordinates": [r6(r.lon), r6(r.lat)] }, "properties": props })
             })
             .collect();
-        written.push(write_atomic(dir, "settlements.geojson", &feature_collection("settlements", feats))?);
+        written.push(write_atomic(
+            dir,
+            "settlements.geojson",
+            &feature_collection("settlements", feats),
+        )?);
         let feats: Vec<Value> = a
             .gaps
             .stretches
@@ -166,10 +195,19 @@ pub fn write_all(dir: &Path, ds: &Dataset, a: &Analysis, report: &Value, csv_on:
                 })
             })
             .collect();
-        written.push(write_atomic(dir, "road_stretches.geojson", &feature_collection("road_stretches", feats))?);
+        written.push(write_atomic(
+            dir,
+            "road_stretches.geojson",
+            &feature_collection("road_stretches", feats),
+        )?);
     }
     if tiff_on {
-        let grid = a.targets.grid.as_ref().ok_or_else(|| err(&dir.join("coverage.tif"), "no grid was evaluated: set [analysis.grid] or --grid-m"))?;
+        let grid = a.targets.grid.as_ref().ok_or_else(|| {
+            err(
+                &dir.join("coverage.tif"),
+                "no grid was evaluated: set [analysis.grid] or --grid-m",
+            )
+        })?;
         let start = a.targets.items.len() - grid.cols as usize * grid.rows as usize;
         let dest = dir.join("coverage.tif");
         let tmp = dir.join(format!(".coverage.tif.tmp-{}.tif", std::process::id()));

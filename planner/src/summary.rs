@@ -74,8 +74,21 @@ pub fn summarize(ds: &Dataset) -> DatasetSummary {
     let mut sites_by = BTreeMap::new();
     let mut cells_by = BTreeMap::new();
     for t in Technology::ALL {
-        sites_by.insert(t.as_str().to_string(), ds.sites.iter().filter(|s| s.cells.iter().any(|c| c.technology == t)).count());
-        cells_by.insert(t.as_str().to_string(), ds.sites.iter().flat_map(|s| &s.cells).filter(|c| c.technology == t).count());
+        sites_by.insert(
+            t.as_str().to_string(),
+            ds.sites
+                .iter()
+                .filter(|s| s.cells.iter().any(|c| c.technology == t))
+                .count(),
+        );
+        cells_by.insert(
+            t.as_str().to_string(),
+            ds.sites
+                .iter()
+                .flat_map(|s| &s.cells)
+                .filter(|c| c.technology == t)
+                .count(),
+        );
     }
     DatasetSummary {
         name: ds.name.clone(),
@@ -84,7 +97,10 @@ pub fn summarize(ds: &Dataset) -> DatasetSummary {
         population: ds.settlements.iter().map(|s| s.population).sum(),
         road_km: round(road_m / 1000.0, 3),
         international_road_km: round(intl_m / 1000.0, 3),
-        routes: routes_m.into_iter().map(|(k, v)| (k, round(v / 1000.0, 3))).collect(),
+        routes: routes_m
+            .into_iter()
+            .map(|(k, v)| (k, round(v / 1000.0, 3)))
+            .collect(),
         sites: ds.sites.len(),
         sites_by_technology: sites_by,
         cells: ds.sites.iter().map(|s| s.cells.len()).sum(),
@@ -112,8 +128,17 @@ pub fn render_text(s: &DatasetSummary) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "Dataset: {}", s.name);
     let _ = writeln!(o, "  regions            {}", s.regions);
-    let _ = writeln!(o, "  settlements        {}  (population {})", s.settlements, group(s.population));
-    let _ = writeln!(o, "  roads              {:.1} km  ({:.1} km international)", s.road_km, s.international_road_km);
+    let _ = writeln!(
+        o,
+        "  settlements        {}  (population {})",
+        s.settlements,
+        group(s.population)
+    );
+    let _ = writeln!(
+        o,
+        "  roads              {:.1} km  ({:.1} km international)",
+        s.road_km, s.international_road_km
+    );
     if !s.routes.is_empty() {
         let _ = writeln!(o, "  km per route:");
         for (r, km) in &s.routes {
@@ -123,9 +148,20 @@ pub fn render_text(s: &DatasetSummary) -> String {
     let techs: Vec<String> = s
         .cells_by_technology
         .iter()
-        .map(|(t, n)| format!("{t}: {} sites / {n} cells", s.sites_by_technology.get(t).copied().unwrap_or(0)))
+        .map(|(t, n)| {
+            format!(
+                "{t}: {} sites / {n} cells",
+                s.sites_by_technology.get(t).copied().unwrap_or(0)
+            )
+        })
         .collect();
-    let _ = writeln!(o, "  sites              {}  ({} cells; {})", s.sites, s.cells, techs.join(", "));
+    let _ = writeln!(
+        o,
+        "  sites              {}  ({} cells; {})",
+        s.sites,
+        s.cells,
+        techs.join(", ")
+    );
     let _ = writeln!(
         o,
         "  fixed nodes        {}  (ports {} installed, {} used)",
@@ -146,7 +182,11 @@ pub fn render_text(s: &DatasetSummary) -> String {
         }
     }
     if !s.synthetic_layers.is_empty() {
-        let _ = writeln!(o, "  synthetic layers   {} (generated, not observed data)", s.synthetic_layers.join(", "));
+        let _ = writeln!(
+            o,
+            "  synthetic layers   {} (generated, not observed data)",
+            s.synthetic_layers.join(", ")
+        );
     }
     o
 }

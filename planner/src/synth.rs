@@ -59,7 +59,14 @@ pub struct CountrySpec {
 impl Default for CountrySpec {
     /// A country the size of Uzbekistan: 100k settlements, 20k sites, 50k road-km.
     fn default() -> Self {
-        CountrySpec { seed: 42, bbox: [58.0, 37.5, 72.0, 45.0], settlements: 100_000, sites: 20_000, road_km: 50_000.0, dem: true }
+        CountrySpec {
+            seed: 42,
+            bbox: [58.0, 37.5, 72.0, 45.0],
+            settlements: 100_000,
+            sites: 20_000,
+            road_km: 50_000.0,
+            dem: true,
+        }
     }
 }
 
@@ -70,20 +77,28 @@ fn km_to_deg(lat: f64) -> (f64, f64) {
 
 /// Smooth synthetic terrain, metres: a few hundred metres of rolling relief.
 pub fn terrain_m(lon: f64, lat: f64) -> f64 {
-    400.0 + 250.0 * (lon * 1.3).sin() * (lat * 1.7).cos() + 120.0 * (lon * 7.1 + lat * 5.3).sin() + 40.0 * (lon * 31.0 - lat * 23.0).cos()
+    400.0
+        + 250.0 * (lon * 1.3).sin() * (lat * 1.7).cos()
+        + 120.0 * (lon * 7.1 + lat * 5.3).sin()
+        + 40.0 * (lon * 31.0 - lat * 23.0).cos()
 }
 
 /// Generates the dataset.
 pub fn country(spec: &CountrySpec) -> Dataset {
     let mut rng = Rng::new(spec.seed);
     let [w, s, e, n] = spec.bbox;
-    let towns: Vec<(f64, f64)> = (0..(spec.settlements / 50).max(1)).map(|_| (rng.range(w, e), rng.range(s, n))).collect();
+    let towns: Vec<(f64, f64)> = (0..(spec.settlements / 50).max(1))
+        .map(|_| (rng.range(w, e), rng.range(s, n)))
+        .collect();
     let clamp = |lon: f64, lat: f64| (lon.clamp(w, e), lat.clamp(s, n));
     let settlements: Vec<Settlement> = (0..spec.settlements)
         .map(|i| {
             let t = towns[(rng.next_u64() % towns.len() as u64) as usize];
             let (dlon, dlat) = km_to_deg(t.1);
-            let (lon, lat) = clamp(t.0 + rng.normal() * 10.0 * dlon, t.1 + rng.normal() * 10.0 * dlat);
+            let (lon, lat) = clamp(
+                t.0 + rng.normal() * 10.0 * dlon,
+                t.1 + rng.normal() * 10.0 * dlat,
+            );
             Settlement {
                 id: format!("s{i}"),
                 name: format!("Settlement {i}"),
@@ -100,14 +115,31 @@ pub fn country(spec: &CountrySpec) -> Dataset {
             let (lon, lat) = if rng.unit() < 0.7 {
                 let st = &settlements[(rng.next_u64() % settlements.len() as u64) as usize];
                 let (dlon, dlat) = km_to_deg(st.lat);
-                clamp(st.lon + rng.normal() * 2.0 * dlon, st.lat + rng.normal() * 2.0 * dlat)
+                clamp(
+                    st.lon + rng.normal() * 2.0 * dlon,
+                    st.lat + rng.normal() * 2.0 * dlat,
+                )
             } else {
                 (rng.range(w, e), rng.range(s, n))
             };
             let az0 = rng.range(0.0, 120.0);
             let mut cells = vec![
-                Cell { technology: Technology::G2, band_mhz: 900.0, eirp_dbm: 57.0, azimuth_deg: None, beamwidth_deg: None, tilt_deg: None },
-                Cell { technology: Technology::G3, band_mhz: 2100.0, eirp_dbm: 58.0, azimuth_deg: None, beamwidth_deg: None, tilt_deg: None },
+                Cell {
+                    technology: Technology::G2,
+                    band_mhz: 900.0,
+                    eirp_dbm: 57.0,
+                    azimuth_deg: None,
+                    beamwidth_deg: None,
+                    tilt_deg: None,
+                },
+                Cell {
+                    technology: Technology::G3,
+                    band_mhz: 2100.0,
+                    eirp_dbm: 58.0,
+                    azimuth_deg: None,
+                    beamwidth_deg: None,
+                    tilt_deg: None,
+                },
             ];
             for k in 0..3 {
                 cells.push(Cell {
@@ -119,7 +151,14 @@ pub fn country(spec: &CountrySpec) -> Dataset {
                     tilt_deg: Some(2.0),
                 });
             }
-            Site { id: format!("site{i}"), lon, lat, height_m: rng.range(25.0, 45.0), operator: None, cells }
+            Site {
+                id: format!("site{i}"),
+                lon,
+                lat,
+                height_m: rng.range(25.0, 45.0),
+                operator: None,
+                cells,
+            }
         })
         .collect();
     let mut roads = Vec::new();
@@ -133,7 +172,10 @@ pub fn country(spec: &CountrySpec) -> Dataset {
         for _ in 0..40 {
             heading += rng.normal() * 0.3;
             let (dlon, dlat) = km_to_deg(lat);
-            (lon, lat) = clamp(lon + heading.sin() * segment_km * dlon, lat + heading.cos() * segment_km * dlat);
+            (lon, lat) = clamp(
+                lon + heading.sin() * segment_km * dlon,
+                lat + heading.cos() * segment_km * dlat,
+            );
             coords.push(Coord { x: lon, y: lat });
         }
         let ls = LineString(coords);
@@ -142,8 +184,16 @@ pub fn country(spec: &CountrySpec) -> Dataset {
         roads.push(Road {
             id: format!("road{i}"),
             geometry: ls,
-            class: if international { RoadClass::Trunk } else { RoadClass::Secondary },
-            refs: if international { vec![format!("E{}", 100 + i / 10)] } else { vec![] },
+            class: if international {
+                RoadClass::Trunk
+            } else {
+                RoadClass::Secondary
+            },
+            refs: if international {
+                vec![format!("E{}", 100 + i / 10)]
+            } else {
+                vec![]
+            },
             international,
             name: None,
         });
@@ -154,9 +204,25 @@ pub fn country(spec: &CountrySpec) -> Dataset {
         let cols = ((e - w + 1.0) / cell).ceil() as usize;
         let rows = ((n - s + 1.0) / cell).ceil() as usize;
         let data_m = (0..rows)
-            .flat_map(|r| (0..cols).map(move |c| terrain_m(west + (c as f64 + 0.5) * cell, north - (r as f64 + 0.5) * cell) as f32))
+            .flat_map(|r| {
+                (0..cols).map(move |c| {
+                    terrain_m(
+                        west + (c as f64 + 0.5) * cell,
+                        north - (r as f64 + 0.5) * cell,
+                    ) as f32
+                })
+            })
             .collect();
-        Dem { west_deg: west, north_deg: north, dlon_deg: cell, dlat_deg: cell, cols, rows, data_m, source: "synthetic".into() }
+        Dem {
+            west_deg: west,
+            north_deg: north,
+            dlon_deg: cell,
+            dlat_deg: cell,
+            cols,
+            rows,
+            data_m,
+            source: "synthetic".into(),
+        }
     });
     Dataset {
         name: format!("synthetic country (seed {})", spec.seed),
@@ -164,7 +230,12 @@ pub fn country(spec: &CountrySpec) -> Dataset {
         sites,
         roads,
         dem,
-        synthetic_layers: vec!["settlements".into(), "sites".into(), "roads".into(), "dem".into()],
+        synthetic_layers: vec![
+            "settlements".into(),
+            "sites".into(),
+            "roads".into(),
+            "dem".into(),
+        ],
         ..Dataset::default()
     }
 }
@@ -175,14 +246,25 @@ mod tests {
 
     #[test]
     fn same_seed_same_dataset_and_requested_sizes() {
-        let spec = CountrySpec { settlements: 500, sites: 100, road_km: 1000.0, dem: false, ..CountrySpec::default() };
+        let spec = CountrySpec {
+            settlements: 500,
+            sites: 100,
+            road_km: 1000.0,
+            dem: false,
+            ..CountrySpec::default()
+        };
         let (a, b) = (country(&spec), country(&spec));
         assert_eq!(a.settlements, b.settlements);
         assert_eq!(a.sites, b.sites);
         assert_eq!(a.roads, b.roads);
         assert_eq!(a.settlements.len(), 500);
         assert_eq!(a.sites.len(), 100);
-        let km: f64 = a.roads.iter().map(|r| crate::geo::line_length_m(&r.geometry.0)).sum::<f64>() / 1000.0;
+        let km: f64 = a
+            .roads
+            .iter()
+            .map(|r| crate::geo::line_length_m(&r.geometry.0))
+            .sum::<f64>()
+            / 1000.0;
         assert!((1000.0..1200.0).contains(&km), "{km}");
         let c = country(&CountrySpec { seed: 7, ..spec });
         assert_ne!(a.settlements, c.settlements);

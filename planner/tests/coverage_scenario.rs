@@ -36,11 +36,20 @@ const ROWS: usize = 200;
 /// Writes the ridge DEM as a GeoTIFF with GDAL.
 fn write_dem_tiff(path: &Path, ridge: bool) {
     let driver = gdal::DriverManager::get_driver_by_name("GTiff").unwrap();
-    let mut ds = driver.create_with_band_type::<f32, _>(path, COLS, ROWS, 1).unwrap();
-    ds.set_geo_transform(&[WEST, STEP_DEG, 0.0, NORTH, 0.0, -STEP_DEG]).unwrap();
-    ds.set_spatial_ref(&gdal::spatial_ref::SpatialRef::from_epsg(4326).unwrap()).unwrap();
-    let data: Vec<f32> = (0..ROWS).flat_map(|_| (0..COLS).map(|c| if ridge && c == 105 { 500.0 } else { 100.0 })).collect();
-    ds.rasterband(1).unwrap().write((0, 0), (COLS, ROWS), &mut Buffer::new((COLS, ROWS), data)).unwrap();
+    let mut ds = driver
+        .create_with_band_type::<f32, _>(path, COLS, ROWS, 1)
+        .unwrap();
+    ds.set_geo_transform(&[WEST, STEP_DEG, 0.0, NORTH, 0.0, -STEP_DEG])
+        .unwrap();
+    ds.set_spatial_ref(&gdal::spatial_ref::SpatialRef::from_epsg(4326).unwrap())
+        .unwrap();
+    let data: Vec<f32> = (0..ROWS)
+        .flat_map(|_| (0..COLS).map(|c| if ridge && c == 105 { 500.0 } else { 100.0 }))
+        .collect();
+    ds.rasterband(1)
+        .unwrap()
+        .write((0, 0), (COLS, ROWS), &mut Buffer::new((COLS, ROWS), data))
+        .unwrap();
 }
 
 /// Reads a single-band GeoTIFF into a geodata DEM through GDAL.
@@ -49,7 +58,9 @@ fn read_dem(path: &Path) -> Dem {
     let gt = ds.geo_transform().unwrap();
     let (cols, rows) = ds.raster_size();
     let band = ds.rasterband(1).unwrap();
-    let buf = band.read_as::<f32>((0, 0), (cols, rows), (cols, rows), None).unwrap();
+    let buf = band
+        .read_as::<f32>((0, 0), (cols, rows), (cols, rows), None)
+        .unwrap();
     Dem {
         west_deg: gt[0],
         north_deg: gt[3],
@@ -63,12 +74,26 @@ fn read_dem(path: &Path) -> Dem {
 }
 
 fn settlement(id: &str, lon: f64, lat: f64, population: u64) -> Settlement {
-    Settlement { id: id.into(), name: id.into(), lon, lat, population, households: None, region: None }
+    Settlement {
+        id: id.into(),
+        name: id.into(),
+        lon,
+        lat,
+        population,
+        households: None,
+        region: None,
+    }
 }
 
 fn rect(w: f64, s: f64, e: f64, n: f64) -> MultiPolygon<f64> {
     MultiPolygon(vec![Polygon::new(
-        LineString(vec![coord! {x: w, y: s}, coord! {x: e, y: s}, coord! {x: e, y: n}, coord! {x: w, y: n}, coord! {x: w, y: s}]),
+        LineString(vec![
+            coord! {x: w, y: s},
+            coord! {x: e, y: s},
+            coord! {x: e, y: n},
+            coord! {x: w, y: n},
+            coord! {x: w, y: s},
+        ]),
         vec![],
     )])
 }
@@ -85,8 +110,20 @@ fn scenario(dem: Option<Dem>) -> Dataset {
     Dataset {
         name: "ridge scenario".into(),
         regions: vec![
-            Region { code: "XX-W".into(), name_en: "West".into(), name_local: None, name_ru: None, geometry: rect(9.9, -0.2, 10.095, 0.2) },
-            Region { code: "XX-E".into(), name_en: "East".into(), name_local: None, name_ru: None, geometry: rect(10.095, -0.2, 10.3, 0.2) },
+            Region {
+                code: "XX-W".into(),
+                name_en: "West".into(),
+                name_local: None,
+                name_ru: None,
+                geometry: rect(9.9, -0.2, 10.095, 0.2),
+            },
+            Region {
+                code: "XX-E".into(),
+                name_en: "East".into(),
+                name_local: None,
+                name_ru: None,
+                geometry: rect(10.095, -0.2, 10.3, 0.2),
+            },
         ],
         settlements: vec![
             settlement("A_open", 10.05, 0.0, 1000),
@@ -97,14 +134,24 @@ fn scenario(dem: Option<Dem>) -> Dataset {
         ],
         roads: vec![Road {
             id: "r1".into(),
-            geometry: LineString(vec![coord! {x: 10.01, y: -0.01}, coord! {x: 10.19, y: -0.01}]),
+            geometry: LineString(vec![
+                coord! {x: 10.01, y: -0.01},
+                coord! {x: 10.19, y: -0.01},
+            ]),
             class: RoadClass::Trunk,
             refs: vec!["E99".into()],
             international: true,
             name: None,
         }],
         sites: vec![
-            Site { id: "S1".into(), lon: 10.02, lat: 0.0, height_m: 30.0, operator: None, cells: vec![cell(Technology::G4, 1800.0, 30.0 + RSRP_DB, None)] },
+            Site {
+                id: "S1".into(),
+                lon: 10.02,
+                lat: 0.0,
+                height_m: 30.0,
+                operator: None,
+                cells: vec![cell(Technology::G4, 1800.0, 30.0 + RSRP_DB, None)],
+            },
             Site {
                 id: "S2".into(),
                 lon: 10.03,
@@ -125,7 +172,9 @@ fn config(model: &str) -> PlannerConfig {
 }
 
 fn covered_settlements(a: &analyze::Analysis, tech: Technology) -> Vec<usize> {
-    (0..a.targets.settlements).filter(|&i| a.coverage.covered(i, tech)).collect()
+    (0..a.targets.settlements)
+        .filter(|&i| a.coverage.covered(i, tech))
+        .collect()
 }
 
 fn dem_scenario_with(ridge: bool) -> Dataset {
@@ -162,33 +211,78 @@ fn ridge_sector_and_range_decide_coverage() {
     // by the ridge or beyond reach.
     let range = a.targets.road_ranges[0].clone();
     assert_eq!(range.len(), 81);
-    let covered: Vec<usize> = range.clone().filter(|&i| a.coverage.covered(i, Technology::G4)).map(|i| i - range.start).collect();
+    let covered: Vec<usize> = range
+        .clone()
+        .filter(|&i| a.coverage.covered(i, Technology::G4))
+        .map(|i| i - range.start)
+        .collect();
     assert_eq!(covered, (0..=42).collect::<Vec<_>>());
-    assert!(range.clone().all(|i| !a.coverage.covered(i, Technology::G3)), "sector points away from the road");
+    assert!(
+        range
+            .clone()
+            .all(|i| !a.coverage.covered(i, Technology::G3)),
+        "sector points away from the road"
+    );
 
     let length_m = planner::geo::geodesic_distance_m((10.01, -0.01), (10.19, -0.01));
     let piece_m = length_m / 81.0;
-    let mi = &a.gaps.services.iter().find(|(s, _)| s.key() == "mobile_internet").unwrap().1;
+    let mi = &a
+        .gaps
+        .services
+        .iter()
+        .find(|(s, _)| s.key() == "mobile_internet")
+        .unwrap()
+        .1;
     let km = |pieces: f64| planner::gaps::round(pieces * piece_m / 1000.0, 3);
     assert_eq!(mi.international_road_km, km(81.0));
     assert_eq!(mi.international_road_km_covered, km(43.0));
     assert_eq!(mi.settlements_covered, 3);
     assert_eq!(mi.population_covered, 1000 + 3000 + 4000);
     assert_eq!(mi.population_uncovered, 2000 + 5000);
-    assert_eq!(a.gaps.headline.percent_without_mobile_internet, planner::gaps::round(100.0 * 38.0 / 81.0, 2), "{:?} {:?}", a.gaps.headline, mi);
+    assert_eq!(
+        a.gaps.headline.percent_without_mobile_internet,
+        planner::gaps::round(100.0 * 38.0 / 81.0, 2),
+        "{:?} {:?}",
+        a.gaps.headline,
+        mi
+    );
 
     // Per region: the West region (lon < 10.095) holds pieces 0..=37, all covered; the East
     // region pieces 38..=80 of which 38..=42 are covered.
-    let row = |code: &str| a.gaps.by_region.iter().find(|r| r.region == code && r.service == "4g").unwrap().clone();
+    let row = |code: &str| {
+        a.gaps
+            .by_region
+            .iter()
+            .find(|r| r.region == code && r.service == "4g")
+            .unwrap()
+            .clone()
+    };
     assert_eq!(row("XX-W").road_km_covered, km(38.0));
     assert_eq!(row("XX-W").road_km_uncovered, 0.0);
     assert_eq!(row("XX-E").road_km_covered, km(5.0));
     assert_eq!(row("XX-E").road_km, km(43.0));
-    assert_eq!((row("XX-W").settlements_total, row("XX-W").settlements_covered), (3, 3));
-    assert_eq!((row("XX-E").settlements_total, row("XX-E").settlements_covered), (2, 0));
+    assert_eq!(
+        (
+            row("XX-W").settlements_total,
+            row("XX-W").settlements_covered
+        ),
+        (3, 3)
+    );
+    assert_eq!(
+        (
+            row("XX-E").settlements_total,
+            row("XX-E").settlements_covered
+        ),
+        (2, 0)
+    );
 
     // One uncovered mobile-Internet stretch: from piece 43 to the road's end.
-    let gaps: Vec<_> = a.gaps.stretches.iter().filter(|s| s.service == "mobile_internet" && !s.covered).collect();
+    let gaps: Vec<_> = a
+        .gaps
+        .stretches
+        .iter()
+        .filter(|s| s.service == "mobile_internet" && !s.covered)
+        .collect();
     assert_eq!(gaps.len(), 1);
     assert!((gaps[0].start_m - 43.0 * piece_m).abs() < 0.01);
     assert!((gaps[0].length_m - 38.0 * piece_m).abs() < 0.01);
@@ -204,7 +298,11 @@ fn over_flat_ground_the_shadowed_places_are_covered() {
     assert_eq!(covered_settlements(&a, Technology::G4), vec![0, 1, 2, 3]);
     assert_eq!(covered_settlements(&a, Technology::G3), vec![2]);
     let range = a.targets.road_ranges[0].clone();
-    let covered: Vec<usize> = range.clone().filter(|&i| a.coverage.covered(i, Technology::G4)).map(|i| i - range.start).collect();
+    let covered: Vec<usize> = range
+        .clone()
+        .filter(|&i| a.coverage.covered(i, Technology::G4))
+        .map(|i| i - range.start)
+        .collect();
     assert_eq!(covered, (0..=64).collect::<Vec<_>>());
 }
 
@@ -212,7 +310,10 @@ fn over_flat_ground_the_shadowed_places_are_covered() {
 fn terrain_model_without_dem_is_a_clear_error() {
     let ds = scenario(None);
     let e = analyze::run(&ds, &config("terrain"), &RunOptions::default()).unwrap_err();
-    assert!(format!("{e:#}").contains("needs terrain but no DEM is loaded"), "{e:#}");
+    assert!(
+        format!("{e:#}").contains("needs terrain but no DEM is loaded"),
+        "{e:#}"
+    );
 }
 
 #[test]
@@ -221,9 +322,13 @@ fn targets_outside_the_dem_are_an_error_or_counted() {
     ds.settlements.push(settlement("F_outside", 10.5, 0.0, 10));
     let e = analyze::run(&ds, &config("terrain"), &RunOptions::default()).unwrap_err();
     let msg = format!("{e:#}");
-    assert!(msg.contains("1 targets lie outside the DEM") && msg.contains("settlement #5"), "{msg}");
+    assert!(
+        msg.contains("1 targets lie outside the DEM") && msg.contains("settlement #5"),
+        "{msg}"
+    );
 
-    let text = "[model]\nmodel = \"terrain\"\n[analysis]\noutside_dem = \"skip\"\nprofile_step_m = 25.0\n";
+    let text =
+        "[model]\nmodel = \"terrain\"\n[analysis]\noutside_dem = \"skip\"\nprofile_step_m = 25.0\n";
     let cfg = PlannerConfig::parse(text, Path::new("skip.toml")).unwrap();
     let a = analyze::run(&ds, &cfg, &RunOptions::default()).unwrap();
     assert_eq!(a.coverage.stats.targets_outside_dem, 1);
@@ -235,14 +340,21 @@ fn targets_outside_the_dem_are_an_error_or_counted() {
 fn results_do_not_depend_on_the_thread_count() {
     let ds = dem_scenario();
     let run = |threads| {
-        let opts = RunOptions { threads: Some(threads), grid_m: Some(500.0), ..RunOptions::default() };
+        let opts = RunOptions {
+            threads: Some(threads),
+            grid_m: Some(500.0),
+            ..RunOptions::default()
+        };
         // The grid over the regions' extent reaches past the DEM: count those cells.
         let text = "[model]\nmodel = \"terrain\"\n[analysis]\noutside_dem = \"skip\"\nprofile_step_m = 25.0\n";
         let cfg = PlannerConfig::parse(text, Path::new("threads.toml")).unwrap();
         let a = analyze::run(&ds, &cfg, &opts).unwrap();
         assert!(a.coverage.stats.targets_outside_dem > 0);
-        serde_json::to_string(&(analyze::report_json(&a.dataset, Some(&a)), &a.coverage.per_target)).unwrap()
+        serde_json::to_string(&(
+            analyze::report_json(&a.dataset, Some(&a)),
+            &a.coverage.per_target,
+        ))
+        .unwrap()
     };
     assert_eq!(run(1), run(2));
 }
-

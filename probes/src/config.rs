@@ -375,6 +375,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
     }
 
     // Tests.
+    let used: HashSet<TestKind> = raw.targets.iter().flat_map(|t| t.tests.iter().copied()).collect();
     let mut tests = BTreeMap::new();
     let raw_tests = [
         (TestKind::Download, &raw.tests.download),
@@ -452,7 +453,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         }
         if max_bytes == 0 {
             p.push(format!("{sec}.max_bytes is 0: allow at least some bytes per run"));
-        } else if max_bytes > a.daily_budget_bytes && a.daily_budget_bytes > 0 {
+        } else if max_bytes > a.daily_budget_bytes && a.daily_budget_bytes > 0 && used.contains(&kind) {
             p.push(format!(
                 "{sec}.max_bytes ({max_bytes}) exceeds agent.daily_budget_bytes ({}): one run could never fit the budget",
                 a.daily_budget_bytes

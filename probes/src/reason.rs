@@ -177,9 +177,21 @@ pub fn classify(err: &(dyn StdError + 'static)) -> FailureReason {
         cur = e.source();
     }
     found.unwrap_or_else(|| {
-        // hyper reports a connection closed before a complete response with a plain message.
-        let text = err.to_string();
-        if text.contains("connection closed") || text.contains("IncompleteMessage") {
+        // Some layers (reqwest's connector) flatten their causes into messages, so fall back to
+        // the text of the whole chain.
+        let mut text = err.to_string();
+        let mut src = err.source();
+        while let Some(s) = src {
+            text.push_str(": ");
+            text.push_str(&s.to_string());
+            src = s.source();
+        }
+        let lower = text.to_ascii_lowercase();
+        if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
+            FailureReason::Tls
+        } else if lower.contains("dns error") || lower.contains("failed to lookup address") {
+            FailureReason::Dns
+        } else if text.contains("connection closed") || text.contains("IncompleteMessage") {
             FailureReason::ConnectionReset
         } else if text.contains("invalid HTTP") || text.contains("parse") {
             FailureReason::Protocol

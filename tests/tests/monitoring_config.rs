@@ -191,7 +191,7 @@ fn every_recording_rule_is_unit_tested() {
     );
 }
 
-/// Copies rules and their unit tests to a temp dir with `rules_edit` applied to `rules_file`,
+/// Copies rules and their unit tests to a temp dir with `from` replaced by `to` in `rules_file`,
 /// and runs `promtool test rules` on `test_file` there.
 fn unit_test_with_mutated_rules(rules_file: &str, from: &str, to: &str, test_file: &str) -> Output {
     let tmp = tempfile::tempdir().unwrap();
@@ -458,8 +458,9 @@ fn dashboards_are_well_formed() {
 #[test]
 fn dashboard_queries_and_rules_are_valid_promql_in_a_real_prometheus() {
     // Rules evaluated every second so their health is known quickly; nothing scraped.
-    let config = prometheus_config_with_rules("1s", &[]);
-    let prom = Prometheus::start(&config, &[]);
+    let rules = fast_rule_files();
+    let files: Vec<(&str, &str)> = rules.iter().map(|(n, c)| (*n, c.as_str())).collect();
+    let prom = Prometheus::start(&prometheus_config(&[]), &files);
 
     // The check below relies on Prometheus rejecting a malformed expression.
     assert!(
@@ -504,9 +505,8 @@ fn dashboard_queries_and_rules_are_valid_promql_in_a_real_prometheus() {
             .map(|r| format!("{}: {}", r["name"], r["lastError"]))
             .collect();
         assert!(errors.is_empty(), "rules failing evaluation: {errors:?}");
-        let unevaluated = rules.iter().filter(|r| r["health"] != "ok").count();
-        // The 7d group runs every 2 minutes, its first run is within that interval.
-        if unevaluated == 0 || Instant::now() > deadline {
+        let unevaluated: Vec<&Value> = rules.iter().filter(|r| r["health"] != "ok").collect();
+        if unevaluated.is_empty() {
             let alerting: BTreeSet<String> = rules
                 .iter()
                 .filter(|r| r["type"] == "alerting")
@@ -519,6 +519,10 @@ fn dashboard_queries_and_rules_are_valid_promql_in_a_real_prometheus() {
             );
             break;
         }
+        assert!(
+            Instant::now() < deadline,
+            "rules never evaluated: {unevaluated:?}"
+        );
         std::thread::sleep(Duration::from_millis(500));
     }
     // With no agent scraped, the configuration itself must not trip an alert other than the
@@ -595,18 +599,25 @@ fn deb_package_assets_exist() {
 
 #[test]
 fn deb_package_builds_and_contains_binary_units_and_config() {
-    // Needs cargo-deb (scripts/build-deb.sh installs it) and a release `probe` binary (built by
-    // scripts/test.sh before the tests). Packaging an existing binary takes seconds.
-    let binary = repo_root().join("target/release/probe");
+    // Needs cargo-deb (scripts/build-deb.sh installs the pinned version) and a built `probe`:
+    // the release binary (scripts/test.sh builds it) or else the debug one. Packaging an existing
+    // binary takes seconds (stripped copy, fast compression).
     let has_cargo_deb = Command::new("cargo")
         .args(["deb", "--version"])
         .output()
         .is_ok_and(|o| o.status.success());
-    if !binary.is_file() || !has_cargo_deb {
+    let profile = if repo_root().join("target/release/probe").is_file() {
+        "release"
+    } else if repo_root().join("target/debug/probe").is_file() {
+        "dev"
+    } else {
+        ""
+    };
+    if profile.is_empty() || !has_cargo_deb {
         eprintln!(
-            "SKIPPED: needs target/release/probe ({}) and cargo-deb ({}); run scripts/build-deb.sh",
-            binary.is_file(),
-            has_cargo_deb
+            "SKIPPED: needs a built probe binary (found: {}) and cargo-deb (found: {has_cargo_deb}); \
+             run scripts/build-deb.sh",
+            !profile.is_empty()
         );
         return;
     }
@@ -618,7 +629,9 @@ fn deb_package_builds_and_contains_binary_units_and_config() {
             "-p",
             "probes",
             "--no-build",
-            "--no-strip",
+            "--fast",
+            "--profile",
+            profile,
             "--output",
         ])
         .arg(&deb)

@@ -191,34 +191,15 @@ fn every_dashboard_query_returns_data_from_a_real_agent() {
     );
     wait_http_ok(agent_port, "/-/healthy", &mut agent, "probe agent");
 
-    // The project's rules, with every group evaluated each second instead of every 1-2 minutes,
-    // so the recorded series exist within seconds.
-    let rules_dir = config_dir().join("prometheus/rules");
-    let fast = |name: &str| {
-        std::fs::read_to_string(rules_dir.join(name))
-            .unwrap()
-            .replace("interval: 2m", "interval: 1s")
-            .replace("interval: 1m", "interval: 1s")
-    };
-    let (recording, alerts) = (fast("recording.yml"), fast("alerts.yml"));
-    let config_yaml = format!(
-        r#"global:
-  scrape_interval: 1s
-  evaluation_interval: 1s
-rule_files: [recording.yml, alerts.yml]
-scrape_configs:
-  - job_name: probe-agent
-    static_configs:
-      - targets: ["127.0.0.1:{agent_port}"]
-        labels: {{region: Tashkent, site: e2e-loopback}}
-    metric_relabel_configs:
-      - action: labeldrop
-        regex: exported_(region|site)
-"#
-    );
+    let rules = fast_rule_files();
+    let files: Vec<(&str, &str)> = rules.iter().map(|(n, c)| (*n, c.as_str())).collect();
     let prom = Prometheus::start(
-        &config_yaml,
-        &[("recording.yml", &recording), ("alerts.yml", &alerts)],
+        &prometheus_config(&[(
+            format!("127.0.0.1:{agent_port}"),
+            "Tashkent",
+            "e2e-loopback",
+        )]),
+        &files,
     );
 
     let queries: Vec<DashboardQuery> = load_dashboards()

@@ -438,3 +438,178 @@ fn exit_codes_are_as_documented() {
     let missing = code(&["agent", "--config", "/nonexistent/agent.toml"]);
     assert_eq!(missing.status.code(), Some(2));
 }
+
+/// Runs `cmd args…`, panicking with its stderr on failure.
+fn sh(cmd: &str, args: &[&str]) -> String {
+    let out = Command::new(cmd).args(args).output().unwrap_or_else(|e| panic!("{cmd}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd} {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// Two network namespaces joined by a veth pair; removed on drop (also when a test fails).
+struct NetnsPair {
+    srv: String,
+    cli: String,
+    srv_if: String,
+    cli_if: String,
+}
+
+impl NetnsPair {
+    fn create(tag: &str) -> Option<NetnsPair> {
+        let id = std::process::id() % 100_000;
+        let p = NetnsPair {
+            srv: format!("probe-{tag}-srv-{id}"),
+            cli: format!("probe-{tag}-cli-{id}"),
+            srv_if: format!("pv{id}s"),
+            cli_if: format!("pv{id}c"),
+        };
+        if !Command::new("ip").args(["netns", "add", &p.srv]).status().ok()?.success() {
+            return None;
+        }
+        sh("ip", &["netns", "add", &p.cli]);
+        sh("ip", &["link", "add", &p.srv_if, "type", "veth", "peer", "name", &p.cli_if]);
+        sh("ip", &["link", "set", &p.srv_if, "netns", &p.srv]);
+        sh("ip", &["link", "set", &p.cli_if, "netns", &p.cli]);
+        sh("ip", &["-n", &p.srv, "addr", "add", "10.77.0.1/24", "dev", &p.srv_if]);
+        sh("ip", &["-n", &p.cli, "addr", "add", "10.77.0.2/24", "dev", &p.cli_if]);
+        for (ns, dev) in [(&p.srv, &p.srv_if), (&p.cli, &p.cli_if)] {
+            sh("ip", &["-n", ns, "link", "set", dev, "up"]);
+            sh("ip", &["-n", ns, "link", "set", "lo", "up"]);
+        }
+        Some(p)
+    }
+
+    /// Shape both directions to `mbit` with a token bucket; add `one_way_ms` of delay with
+    /// netem when the kernel has it. Returns whether the delay is in place.
+    fn shape(&self, mbit: u64, one_way_ms: u64) -> bool {
+        let rate_bytes = mbit * 1_000_000 / 8;
+        // 2 ms worth of burst (at least ten full frames) and 50 ms of queue (at least 200 kB).
+        let burst = (rate_bytes / 500).max(15_140).to_string();
+        let limit = (rate_bytes / 20).max(200_000).to_string();
+        let rate = format!("{mbit}mbit");
+        let mut delayed = true;
+        for (ns, dev) in [(&self.srv, &self.srv_if), (&self.cli, &self.cli_if)] {
+            let _ = Command::new("tc").args(["-n", ns, "qdisc", "del", "dev", dev, "root"]).output();
+            sh(
+                "tc",
+                &["-n", ns, "qdisc", "add", "dev", dev, "root", "handle", "1:", "tbf", "rate", &rate, "burst", &burst, "limit", &limit],
+            );
+            let netem = Command::new("tc")
+                .args(["-n", ns, "qdisc", "add", "dev", dev, "parent", "1:1", "handle", "10:", "netem"])
+                .args(["delay", &format!("{one_way_ms}ms"), "limit", "100000"])
+                .output()
+                .map(|o| o.status.success())
+                .unwrap_or(false);
+            delayed &= netem;
+        }
+        delayed
+    }
+}
+
+impl Drop for NetnsPair {
+    fn drop(&mut self) {
+        // Deleting a namespace destroys its end of the veth pair, and with it the peer.
+        for ns in [&self.srv, &self.cli] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+    }
+}
+
+fn spawn_in_ns(ns: &str, name: &'static str, args: &[&str]) -> Proc {
+    let child = Command::new("ip")
+        .args(["netns", "exec", ns])
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    Proc { child, name }
+}
+
+/// iperf3 receiver-side goodput in bytes/s (`reverse` = server sends, i.e. download).
+fn iperf3(ns: &str, reverse: bool, secs: u64, omit: u64, streams: usize) -> f64 {
+    let secs = secs.to_string();
+    let omit = omit.to_string();
+    let streams = streams.to_string();
+    let mut args = vec!["netns", "exec", ns, "iperf3", "-c", "10.77.0.1", "-p", "5201", "-J"];
+    args.extend_from_slice(&["-t", &secs, "-O", &omit, "-P", &streams]);
+    if reverse {
+        args.push("-R");
+    }
+    for _ in 0..20 {
+        let out = Command::new("ip").args(&args).output().unwrap();
+        if out.status.success() {
+            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            return v["end"]["sum_received"]["bits_per_second"].as_f64().unwrap() / 8.0;
+        }
+        std::thread::sleep(Duration::from_millis(250)); // server not listening yet
+    }
+    panic!("iperf3 client kept failing");
+}
+
+/// Accuracy on a shaped link: namespaces + veth + tc tbf (+ netem delay where the kernel has
+/// it). The figures are goodput, so the reference is the link's goodput capacity
+/// `rate / 8 × 1448 / 1514` (MSS with TCP timestamps over a full Ethernet frame, which is what
+/// tbf counts on a veth). iperf3 runs on the same link for comparison. Needs root and `ip
+/// netns`; skips with a message otherwise.
+#[test]
+fn shaped_link_accuracy_against_iperf3() {
+    let root = Command::new("id").arg("-u").output().map(|o| o.stdout == b"0\n").unwrap_or(false);
+    if !root {
+        eprintln!("SKIPPED shaped_link_accuracy_against_iperf3: needs root for ip netns / tc");
+        return;
+    }
+    let Some(link) = NetnsPair::create("acc") else {
+        eprintln!("SKIPPED shaped_link_accuracy_against_iperf3: `ip netns add` failed (no netns support)");
+        return;
+    };
+    let bin = probe_bin();
+    let bin = bin.to_str().unwrap();
+    let _server = spawn_in_ns(&link.srv, "probe serve (netns)", &[bin, "serve", "--listen", "10.77.0.1:8080"]);
+    let _iperf = spawn_in_ns(&link.srv, "iperf3 -s (netns)", &["iperf3", "-s", "-p", "5201"]);
+    let cases: [(u64, u64); 3] = [(20, 40), (100, 20), (500, 10)];
+    let mut rows = Vec::new();
+    let mut failures = Vec::new();
+    for (mbit, one_way_ms) in cases {
+        let delayed = link.shape(mbit, one_way_ms);
+        let capacity = mbit as f64 * 1e6 / 8.0 * 1448.0 / 1514.0;
+        let out = Command::new("ip")
+            .args(["netns", "exec", &link.cli, bin, "run", "--server", "http://10.77.0.1:8080/", "--json"])
+            .args(["--tests", "download,upload", "--duration", "7s", "--grace", "2s", "--streams", "4", "--kind", "probe"])
+            .env("RUST_LOG", "error")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "probe run at {mbit} Mbit/s: {text}");
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let pick = |test: &str, f: &str| {
+            v["results"].as_array().unwrap().iter().find(|r| r["test"] == test).unwrap()[f].as_f64().unwrap()
+        };
+        let (down, up) = (pick("download", "download_bytes_per_second"), pick("upload", "upload_bytes_per_second"));
+        let (i_down, i_up) = (iperf3(&link.cli, true, 5, 2, 4), iperf3(&link.cli, false, 5, 2, 4));
+        let err = |x: f64| (x / capacity - 1.0) * 100.0;
+        let rtt = if delayed { format!("{} ms", 2 * one_way_ms) } else { "~0.1 ms (no netem)".to_string() };
+        rows.push(format!(
+            "| {mbit} Mbit/s | {rtt} | {:.3} | {:.3} ({:+.1} %) | {:.3} ({:+.1} %) | {:.3} ({:+.1} %) | {:.3} ({:+.1} %) |",
+            capacity / 1e6,
+            down / 1e6, err(down), i_down / 1e6, err(i_down),
+            up / 1e6, err(up), i_up / 1e6, err(i_up),
+        ));
+        for (what, x) in [("download", down), ("upload", up)] {
+            if err(x).abs() > 5.0 {
+                failures.push(format!("{what} at {mbit} Mbit/s: {:.3} MB/s is {:+.1} % off capacity {:.3} MB/s", x / 1e6, err(x), capacity / 1e6));
+            }
+        }
+    }
+    println!("| shaped rate | RTT | goodput capacity MB/s | probe download MB/s (error) | iperf3 download MB/s (error) | probe upload MB/s (error) | iperf3 upload MB/s (error) |");
+    println!("|---|---|---|---|---|---|---|");
+    for r in &rows {
+        println!("{r}");
+    }
+    assert!(failures.is_empty(), "outside 5 %:\n{}\n{}", failures.join("\n"), rows.join("\n"));
+}

@@ -14,20 +14,26 @@
 //! for ν > −0.78, else 0 dB (ITU-R P.526, eq. 31).
 //!
 //! # Several edges
-//! - **Deygout**: the edge with the largest ν over the whole path is the main edge; the two
-//!   sub-paths (transmitter → main edge top, main edge top → receiver) are searched the same way.
-//!   Edges are taken breadth-first (main edge, then the main edge of each side, …) until
-//!   [`DiffractionConfig::max_edges`] edges are found or no sub-path has an edge with ν > −0.78.
-//!   Three edges (main + one per side) is the usual choice; Deygout tends to overestimate loss
-//!   for many edges of similar height.
+//! A DEM samples one hill many times; knife-edge sums must not count each sample of the same
+//! hill as a separate edge (that adds ~6–12 dB per extra sample on a flat-topped ridge). An
+//! **obstacle** is therefore a contiguous run of samples standing above the ray in question, and
+//! each obstacle contributes at most one edge.
+//! - **Deygout**: the sample with the largest ν over the whole path is the main edge; if it
+//!   cuts the ray (ν > 0), the two sub-paths (transmitter → main edge top, main edge top →
+//!   receiver) are searched the same way, outside the main edge's own obstacle. Edges are taken
+//!   breadth-first (main edge, then the main edge of each side, …) until
+//!   [`DiffractionConfig::max_edges`] edges are found or no sub-path has an edge with
+//!   ν > −0.78. Three edges (main + one per side) is the usual choice. A line-of-sight path
+//!   (main ν ≤ 0) counts only its worst partial Fresnel-zone obstruction.
 //! - **Epstein-Peterson**: the edges are the vertices of the "stretched string" from antenna to
-//!   antenna over the terrain (upper convex hull); each edge's ν is taken against the line joining
-//!   its neighbouring edges (or antennas) and the losses add. When the string touches no terrain
-//!   (line of sight) the single point with the largest ν is used so that partial Fresnel-zone
-//!   obstruction (−0.78 < ν ≤ 0) still costs loss. If the hull has more than `max_edges`
-//!   vertices, the `max_edges` with the largest ν are kept (the ν of each is against its hull
-//!   neighbours, as before).
-//! - **SingleEdge**: only the main (largest-ν) edge — the Bullington-like lower bound.
+//!   antenna over the terrain (upper convex hull), one per obstacle above the direct ray (its
+//!   largest-ν vertex); each edge's ν is taken against the line joining its neighbouring edges
+//!   (or antennas) and the losses add. When the string touches no terrain (line of sight) the
+//!   single point with the largest ν is used so that partial Fresnel-zone obstruction
+//!   (−0.78 < ν ≤ 0) still costs loss. With more than `max_edges` edges, the `max_edges` with the
+//!   largest ν are kept. Two ridges joined by terrain that stays above the direct ray count as
+//!   one obstacle (an underestimate Deygout's sub-path search does not share).
+//! - **SingleEdge**: only the main (largest-ν) edge — a lower bound.
 
 use serde::{Deserialize, Serialize};
 
@@ -175,16 +181,45 @@ impl PathGeometry<'_> {
         (h, fresnel_nu(h, d1, d2, wavelength_m))
     }
 
-    /// Sample with the largest ν strictly between `a` and `b`: (index, h, ν).
-    fn main_edge(&self, a: usize, b: usize, wavelength_m: f64) -> Option<(usize, f64, f64)> {
+    /// Sample with the largest ν against the line `a`–`b`, searched over `from..=to`
+    /// (a < from, to < b): (index, h, ν).
+    fn main_edge(
+        &self,
+        a: usize,
+        b: usize,
+        from: usize,
+        to: usize,
+        wavelength_m: f64,
+    ) -> Option<(usize, f64, f64)> {
         let mut best: Option<(usize, f64, f64)> = None;
-        for i in a + 1..b {
+        for i in from..=to {
             let (h, nu) = self.clearance(a, b, i, wavelength_m);
             if best.map_or(true, |(_, _, bn)| nu > bn) {
                 best = Some((i, h, nu));
             }
         }
         best
+    }
+
+    /// Height of sample `i` above the line `a`–`b` (no ν).
+    #[inline]
+    fn above(&self, a: usize, b: usize, i: usize) -> f64 {
+        let (ya, yb) = (self.height_m(a), self.height_m(b));
+        let t = (i - a) as f64 / (b - a) as f64;
+        self.height_m(i) - (ya + (yb - ya) * t)
+    }
+
+    /// The contiguous run of samples around `i` (strictly inside `a`..`b`) that stand above the
+    /// line `a`–`b`: one physical obstacle sampled many times.
+    fn run_around(&self, a: usize, b: usize, i: usize) -> (usize, usize) {
+        let (mut lo, mut hi) = (i, i);
+        while lo > a + 1 && self.above(a, b, lo - 1) > 0.0 {
+            lo -= 1;
+        }
+        while hi + 1 < b && self.above(a, b, hi + 1) > 0.0 {
+            hi += 1;
+        }
+        (lo, hi)
     }
 }
 
@@ -245,7 +280,8 @@ fn single(
     wavelength_m: f64,
     record: &mut impl FnMut(usize, f64, f64, f64),
 ) -> f64 {
-    match path.main_edge(0, path.terrain_m.len() - 1, wavelength_m) {
+    let last = path.terrain_m.len() - 1;
+    match path.main_edge(0, last, 1, last - 1, wavelength_m) {
         Some((i, h, nu)) if nu > -0.78 => {
             let loss = knife_edge_loss_db(nu);
             record(i, h, nu, loss);
@@ -262,25 +298,34 @@ fn deygout(
     record: &mut impl FnMut(usize, f64, f64, f64),
 ) -> f64 {
     // Breadth-first over sub-paths so that, with a budget, the main edge and then the main edge
-    // of each side are taken before deeper ones. A ring buffer indexed by a head counter keeps the
-    // queue to one small allocation.
-    let mut queue: Vec<(usize, usize)> = Vec::with_capacity(2 * max_edges + 1);
-    queue.push((0, path.terrain_m.len() - 1));
+    // of each side are taken before deeper ones. Entries are (a, b, from, to): the sub-path ends
+    // and the sample range searched for its edge.
+    let last = path.terrain_m.len() - 1;
+    let mut queue: Vec<(usize, usize, usize, usize)> = Vec::with_capacity(2 * max_edges + 1);
+    queue.push((0, last, 1, last - 1));
     let (mut head, mut found, mut total) = (0usize, 0usize, 0.0);
     while head < queue.len() && found < max_edges {
-        let (a, b) = queue[head];
+        let (a, b, from, to) = queue[head];
         head += 1;
-        if b - a < 2 {
+        let Some((i, h, nu)) = path.main_edge(a, b, from, to, wavelength_m) else {
+            continue;
+        };
+        if nu <= -0.78 {
             continue;
         }
-        if let Some((i, h, nu)) = path.main_edge(a, b, wavelength_m) {
-            if nu > -0.78 {
-                let loss = knife_edge_loss_db(nu);
-                record(i, h, nu, loss);
-                total += loss;
-                found += 1;
-                queue.push((a, i));
-                queue.push((i, b));
+        let loss = knife_edge_loss_db(nu);
+        record(i, h, nu, loss);
+        total += loss;
+        found += 1;
+        // Only an edge that actually cuts its ray splits the path; the samples of the same
+        // obstacle (its run above the ray) are not searched again as separate edges.
+        if h > 0.0 {
+            let (lo, hi) = path.run_around(a, b, i);
+            if lo > a + 1 {
+                queue.push((a, i, a + 1, lo - 1));
+            }
+            if hi + 1 < b {
+                queue.push((i, b, hi + 1, b - 1));
             }
         }
     }
@@ -316,7 +361,24 @@ fn epstein_peterson(
         // Line of sight: count the worst partial Fresnel-zone obstruction, if any.
         return single(path, wavelength_m, record);
     }
-    let mut edges: Vec<(usize, f64, f64)> = hull
+    // One edge per obstacle: string vertices joined by samples that all stand above the
+    // direct ray belong to the same obstacle; keep its highest (largest-ν) vertex.
+    let mut chain: Vec<usize> = vec![0];
+    for &v in &hull[1..hull.len() - 1] {
+        let prev = *chain.last().expect("starts with 0");
+        let same = prev != 0 && (prev + 1..v).all(|j| path.above(0, n - 1, j) > 0.0);
+        if same {
+            if path.clearance(0, n - 1, v, wavelength_m).1
+                > path.clearance(0, n - 1, prev, wavelength_m).1
+            {
+                *chain.last_mut().expect("non-empty") = v;
+            }
+        } else {
+            chain.push(v);
+        }
+    }
+    chain.push(n - 1);
+    let mut edges: Vec<(usize, f64, f64)> = chain
         .windows(3)
         .map(|w| {
             let (h, nu) = path.clearance(w[0], w[2], w[1], wavelength_m);
@@ -473,6 +535,44 @@ mod tests {
         };
         let l = diffraction_loss_db(&path, lambda, &cfg, None);
         assert!((l - knife_edge_loss_db(nu1)).abs() < 1e-9);
+    }
+
+    #[test]
+    fn flat_topped_ridge_is_one_edge() {
+        // Plateau at 160 m from 3.8 to 4.2 km over 100 m ground; antenna tops at 130 m.
+        let mut t = flat(101);
+        for z in &mut t[38..=42] {
+            *z = 160.0;
+        }
+        let path = PathGeometry {
+            terrain_m: &t,
+            step_m: 100.0,
+            tx_top_m: 130.0,
+            rx_top_m: 130.0,
+            bulge_per_m2: 0.0,
+        };
+        let lambda = wavelength_m(900.0);
+        // The plateau corner nearest an antenna has the largest ν.
+        let expected = knife_edge_loss_db(fresnel_nu(30.0, 3800.0, 6200.0, lambda));
+        for method in [
+            DiffractionMethod::Deygout,
+            DiffractionMethod::EpsteinPeterson,
+            DiffractionMethod::SingleEdge,
+        ] {
+            let mut edges = Vec::new();
+            let l = diffraction_loss_db(
+                &path,
+                lambda,
+                &DiffractionConfig {
+                    method,
+                    max_edges: 3,
+                },
+                Some(&mut edges),
+            );
+            assert_eq!(edges.len(), 1, "{method:?}: {edges:?}");
+            assert_eq!(edges[0].index, 38, "{method:?}");
+            assert!((l - expected).abs() < 1e-9, "{method:?}: {l} vs {expected}");
+        }
     }
 
     #[test]

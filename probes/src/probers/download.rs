@@ -107,29 +107,28 @@ async fn stream(
     Ok(())
 }
 
-/// Ping on a fresh connection while the link is loaded; returns `(time_since_start_s, rtt_s)`.
-async fn loaded_pings(
-    ctx: ProbeContext,
-    start: Instant,
-    stop: Arc<Shared>,
-) -> Vec<(f64, f64)> {
-    let mut out = Vec::new();
+/// Ping on a fresh connection while the link is loaded, appending `(time_since_start_s, rtt_s)`
+/// to `out`; the caller aborts the task when the download ends.
+async fn loaded_pings(ctx: ProbeContext, start: Instant, out: Arc<std::sync::Mutex<Vec<(f64, f64)>>>) {
     let Ok((client, _, _)) = ctx.client().await else {
-        return out;
+        return;
     };
     let url = ctx.endpoints.ping_url();
-    while !stop.stop.load(Ordering::Relaxed) && out.len() < 10_000 {
+    loop {
         let t0 = Instant::now();
         let ok = match client.get(url.clone()).send().await {
             Ok(mut r) => r.status().is_success() && read_bounded(&mut r, 64 << 10).await.is_ok(),
             Err(_) => false,
         };
         if ok {
-            out.push((t0.duration_since(start).as_secs_f64(), t0.elapsed().as_secs_f64()));
+            let mut v = out.lock().unwrap_or_else(|p| p.into_inner());
+            if v.len() >= 10_000 {
+                return;
+            }
+            v.push((t0.duration_since(start).as_secs_f64(), t0.elapsed().as_secs_f64()));
         }
         tokio::time::sleep(LOADED_PING_EVERY).await;
     }
-    out
 }
 
 async fn run(ctx: &ProbeContext) -> Result<ProbeOutput, ProbeError> {
@@ -146,8 +145,9 @@ async fn run(ctx: &ProbeContext) -> Result<ProbeOutput, ProbeError> {
     for _ in 0..s.streams.max(1) {
         set.spawn(stream(client.clone(), ctx.clone(), shared.clone()));
     }
+    let pings = Arc::new(std::sync::Mutex::new(Vec::new()));
     let pinger = (s.loaded_latency && ctx.endpoints.kind != ServerKind::Url)
-        .then(|| tokio::spawn(loaded_pings(ctx.clone(), start, shared.clone())));
+        .then(|| tokio::spawn(loaded_pings(ctx.clone(), start, pings.clone())));
 
     let grace_s = s.grace.as_secs_f64();
     let mut samples: Vec<(f64, u64)> = vec![(0.0, 0)];
@@ -198,10 +198,10 @@ async fn run(ctx: &ProbeContext) -> Result<ProbeOutput, ProbeError> {
     }
     shared.stop.store(true, Ordering::Relaxed);
     set.abort_all();
-    let pings = match pinger {
-        Some(h) => h.await.unwrap_or_default(),
-        None => Vec::new(),
-    };
+    if let Some(h) = pinger {
+        h.abort();
+    }
+    let pings = std::mem::take(&mut *pings.lock().unwrap_or_else(|p| p.into_inner()));
     if let Some(e) = first_error {
         return Err(e);
     }

@@ -287,18 +287,31 @@ pub fn load_dashboards() -> Vec<(String, Value)> {
     out
 }
 
-/// A Prometheus config that loads the project's real rule files (absolute paths) and scrapes
-/// the given loopback targets of job `probe-agent` with the given extra target labels.
-pub fn prometheus_config_with_rules(
-    scrape_interval: &str,
-    agents: &[(String, &str, &str)],
-) -> String {
-    let rules = config_dir().join("prometheus/rules");
-    let mut s = format!(
-        "global:\n  scrape_interval: {scrape_interval}\n  evaluation_interval: {scrape_interval}\n\
-         rule_files:\n  - {}\n  - {}\n",
-        rules.join("recording.yml").display(),
-        rules.join("alerts.yml").display()
+/// The project's rule files (name, content) with every group evaluated each second instead of
+/// every 1-2 minutes, so recorded series and rule health are known within seconds.
+pub fn fast_rule_files() -> Vec<(&'static str, String)> {
+    let dir = config_dir().join("prometheus/rules");
+    ["recording.yml", "alerts.yml"]
+        .into_iter()
+        .map(|name| {
+            let path = dir.join(name);
+            let text = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+            let fast = text
+                .replace("interval: 2m", "interval: 1s")
+                .replace("interval: 1m", "interval: 1s");
+            (name, fast)
+        })
+        .collect()
+}
+
+/// A Prometheus config evaluating the rule files of [`fast_rule_files`] (written beside it) every
+/// second and scraping `agents` (address, region, site) as job `probe-agent` like
+/// config/prometheus/prometheus.yml does.
+pub fn prometheus_config(agents: &[(String, &str, &str)]) -> String {
+    let mut s = String::from(
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n\
+         rule_files: [recording.yml, alerts.yml]\n",
     );
     if !agents.is_empty() {
         s.push_str("scrape_configs:\n  - job_name: probe-agent\n    static_configs:\n");
