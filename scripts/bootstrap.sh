@@ -10,6 +10,8 @@ PACKAGES=(
   # tests: real Prometheus + promtool, iperf3 and tc/netns for the shaped-link accuracy test,
   # headless Chromium for the HTML report test, GeoPandas for the benchmark comparison
   prometheus iperf3 iproute2 chromium python3-geopandas
+  # GeoPandas 0.12 needs rtree (libspatialindex) for sjoin's spatial index (bench comparison)
+  python3-rtree
   # misc tools used by tests and scripts
   curl ca-certificates sqlite3
 )

@@ -16,5 +16,5 @@ fi
 
 cargo build --release -p probes --bin probe
 # The package ships the example agent config; refuse to package one the agent would reject.
-target/release/probe validate config/probes/agent.toml
+target/release/probe validate config/probes/agent.example.toml
 cargo deb -p probes --no-build "$@"

@@ -185,9 +185,12 @@ pub struct Targets {
     pub grid: Option<GridSpec>,
 }
 
+/// One road piece: midpoint (lon, lat), start along the road (m), length (m).
+pub type RoadPiece = ((f64, f64), f64, f64);
+
 /// Splits a road into `n` equal pieces of at most `step_m` along its geodesic length; returns
 /// `(midpoint, start_m, piece_length_m)` per piece.
-pub fn road_pieces(coords: &[geo_types::Coord<f64>], step_m: f64) -> Vec<((f64, f64), f64, f64)> {
+pub fn road_pieces(coords: &[geo_types::Coord<f64>], step_m: f64) -> Vec<RoadPiece> {
     let cum = cumulative_lengths_m(coords);
     let total = *cum.last().unwrap_or(&0.0);
     if coords.len() < 2 || total <= 0.0 {
@@ -248,7 +251,7 @@ impl Targets {
             })
             .collect();
         let settlements = items.len();
-        let pieces: Vec<Vec<((f64, f64), f64, f64)>> = ds
+        let pieces: Vec<Vec<RoadPiece>> = ds
             .roads
             .par_iter()
             .map(|r| road_pieces(&r.geometry.0, road_step_m))

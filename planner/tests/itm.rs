@@ -207,14 +207,40 @@ fn model_trait_reproduces_reference_and_maps_mode() {
         loss.loss_db
     );
     let full = model.evaluate(&link).unwrap();
-    let mapped = match full.mode {
-        ItmMode::LineOfSight => PropagationMode::LineOfSight,
-        ItmMode::Diffraction => PropagationMode::Diffraction,
-        ItmMode::Troposcatter => PropagationMode::Troposcatter,
+    // A 367 km path with mountains in between: ITM's troposcatter region.
+    assert_eq!(full.mode, ItmMode::Troposcatter);
+    assert_eq!(loss.mode, PropagationMode::Troposcatter);
+    assert_eq!(itm::planner_mode(&full), loss.mode);
+}
+
+#[test]
+fn blocked_paths_are_never_reported_as_line_of_sight() {
+    // NTIA row 3: 28 km, a 393 m ridge between terminals at 23 m and 242 m ground. ITM v1.4
+    // evaluates it on the line-of-sight part of its curve, but the terminals cannot see each
+    // other, so the planner calls it diffraction.
+    let row = &read_table("p2p.csv")[2];
+    let pfl = &read_profiles()[2];
+    let out = point_to_point(&params_from_row(row), Profile::from_pfl(pfl).unwrap()).unwrap();
+    assert_eq!(out.mode, ItmMode::LineOfSight);
+    assert!(!out.geometry.terrain_line_of_sight);
+    assert_eq!(itm::planner_mode(&out), PropagationMode::Diffraction);
+
+    // A clear path over gently sloping ground is line of sight both ways.
+    let clear: Vec<f64> = (0..=100).map(|i| 100.0 + i as f64 * 0.2).collect();
+    let model = Itm::new(ItmConfig::default()).unwrap();
+    let link = Link {
+        freq_mhz: 900.0,
+        distance_m: 5_000.0,
+        tx_height_m: 30.0,
+        rx_height_m: 10.0,
+        profile_m: Some(&clear),
     };
-    assert_eq!(loss.mode, mapped);
-    // A 367 km path with mountains in between is well beyond line of sight.
-    assert_ne!(loss.mode, PropagationMode::LineOfSight);
+    let full = model.evaluate(&link).unwrap();
+    assert!(full.geometry.terrain_line_of_sight);
+    assert_eq!(
+        model.path_loss(&link).unwrap().mode,
+        PropagationMode::LineOfSight
+    );
 }
 
 #[test]

@@ -671,6 +671,20 @@ fn deb_package_builds_and_contains_binary_units_and_config() {
         conffiles.contains("/etc/probe/agent.toml"),
         "conffiles: {conffiles}"
     );
+    // The unit's ExecStartPre runs `probe validate /etc/probe/agent.toml`: the packaged config
+    // (with the server list it refers to) must pass, or the agent would not start on install.
+    let root = out_dir.path().join("root");
+    let out = run(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&root));
+    assert!(out.status.success(), "{}", text(&out));
+    let out = run(Command::new(root.join("usr/bin/probe"))
+        .arg("validate")
+        .arg(root.join("etc/probe/agent.toml")));
+    assert!(
+        out.status.success(),
+        "the packaged /etc/probe/agent.toml does not validate:\n{}",
+        text(&out)
+    );
+
     // The agent is enabled and started on install; the server is only installed.
     let postinst = read(&ctrl.join("postinst"));
     assert!(

@@ -191,14 +191,28 @@ impl PathGeometry<'_> {
         to: usize,
         wavelength_m: f64,
     ) -> Option<(usize, f64, f64)> {
-        let mut best: Option<(usize, f64, f64)> = None;
+        if from > to {
+            return None;
+        }
+        // Hot loop of every terrain evaluation: compare ν² · sign (no square root) and hoist
+        // the line ends; ν itself is computed once for the winner.
+        let (ya, yb) = (self.height_m(a), self.height_m(b));
+        let span = (b - a) as f64;
+        let mut best_i = from;
+        let mut best_key = f64::NEG_INFINITY;
         for i in from..=to {
-            let (h, nu) = self.clearance(a, b, i, wavelength_m);
-            if best.map_or(true, |(_, _, bn)| nu > bn) {
-                best = Some((i, h, nu));
+            let t = (i - a) as f64 / span;
+            let h = self.height_m(i) - (ya + (yb - ya) * t);
+            // ν² ∝ h² / (t (1 − t)) for a fixed sub-path; the constant factor does not change
+            // the order.
+            let key = h * h.abs() / (t * (1.0 - t));
+            if key > best_key {
+                best_key = key;
+                best_i = i;
             }
         }
-        best
+        let (h, nu) = self.clearance(a, b, best_i, wavelength_m);
+        Some((best_i, h, nu))
     }
 
     /// Height of sample `i` above the line `a`–`b` (no ν).

@@ -57,7 +57,8 @@ use super::{Link, ModelWarning, PathLoss, PropagationError, PropagationMode, Pro
 pub struct ItmOutput {
     /// Basic transmission loss, dB.
     pub loss_db: f64,
-    /// Dominant propagation mechanism.
+    /// ITM's propagation mode: the region of its reference-attenuation curve (see
+    /// [`planner_mode`] for what the planner reports).
     pub mode: ItmMode,
     /// ITM's warning flags.
     pub warnings: WarningSet,
@@ -437,6 +438,21 @@ fn input_warning_message(w: ItmWarning, p: &ItmParams) -> Option<String> {
     })
 }
 
+/// The planner's propagation mode for an ITM result: line of sight only when the profile
+/// leaves the direct ray clear, troposcatter when ITM says so, otherwise diffraction.
+///
+/// ITM v1.4's own mode ([`ItmOutput::mode`]) names the part of its loss curve used and calls
+/// a path "line of sight" whenever it is shorter than the smooth-earth horizon distance of the
+/// effective antenna heights, even when a hill blocks it; users reading "line of sight" expect
+/// the terminals to see each other.
+pub fn planner_mode(out: &ItmOutput) -> PropagationMode {
+    match out.mode {
+        ItmMode::Troposcatter => PropagationMode::Troposcatter,
+        _ if out.geometry.terrain_line_of_sight => PropagationMode::LineOfSight,
+        _ => PropagationMode::Diffraction,
+    }
+}
+
 /// Human explanation of a warning with the values that triggered it.
 pub fn describe_warning(w: ItmWarning, p: &ItmParams, out: &ItmOutput) -> String {
     let g = &out.geometry;
@@ -498,14 +514,9 @@ impl PropagationModel for Itm {
                 message: describe_warning(w, &params, &out),
             })
             .collect();
-        let mode = match out.mode {
-            ItmMode::LineOfSight => PropagationMode::LineOfSight,
-            ItmMode::Diffraction => PropagationMode::Diffraction,
-            ItmMode::Troposcatter => PropagationMode::Troposcatter,
-        };
         Ok(PathLoss {
             loss_db: out.loss_db,
-            mode,
+            mode: planner_mode(&out),
             warnings,
         })
     }

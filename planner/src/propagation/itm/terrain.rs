@@ -21,6 +21,11 @@ pub struct PathGeometry {
     pub h_e_m: [f64; 2],
     /// Terrain irregularity parameter delta h (interdecile range of terrain), metres.
     pub delta_h_m: f64,
+    /// Whether the terminals see each other: no profile point rises above the direct ray on
+    /// ITM's effective earth (area mode: the path is shorter than the two horizon distances).
+    /// ITM's own mode only says which part of its loss curve applies, which can be the
+    /// line-of-sight part on a path that terrain blocks.
+    pub terrain_line_of_sight: bool,
 }
 
 /// Largest resampled profile used for delta h: ITM caps the 10 % index at 25 points, so
@@ -167,6 +172,8 @@ pub(crate) fn profile_geometry(z: &[f64], dx_m: f64, gamma_e: f64, h_m: [f64; 2]
     let d_m = np as f64 * dx_m;
     let a_e_m = 1.0 / gamma_e;
     let (mut theta, mut d_hzn) = find_horizons(z, dx_m, a_e_m, h_m);
+    // Each horizon is the far terminal exactly when nothing obstructs the ray.
+    let terrain_line_of_sight = d_hzn[0] == d_m && d_hzn[1] == d_m;
     // Terrain within about 15 antenna heights of a terminal (or a tenth of the way to its
     // horizon) is its own foreground and is left out of the roughness and the fits.
     let start_m = (15.0 * h_m[0]).min(0.1 * d_hzn[0]);
@@ -209,6 +216,7 @@ pub(crate) fn profile_geometry(z: &[f64], dx_m: f64, gamma_e: f64, h_m: [f64; 2]
         d_hzn_m: d_hzn,
         h_e_m: h_e,
         delta_h_m: delta_h,
+        terrain_line_of_sight,
     }
 }
 
@@ -250,6 +258,7 @@ pub(crate) fn area_geometry(
         d_hzn_m: d_hzn,
         h_e_m: h_e,
         delta_h_m,
+        terrain_line_of_sight: d_m < d_hzn[0] + d_hzn[1],
     }
 }
 
