@@ -159,8 +159,14 @@ fn dataset_bbox(ds: &Dataset) -> Option<[f64; 4]> {
     b
 }
 
-/// Runs coverage and gap analysis on a loaded dataset.
+/// Runs coverage and gap analysis on a loaded dataset, all of it in a pool of
+/// `opts.threads` / `analysis.threads` workers (all cores by default).
 pub fn run(ds: &Dataset, cfg: &PlannerConfig, opts: &RunOptions) -> anyhow::Result<Analysis> {
+    let threads = opts.threads.or(cfg.analysis.threads);
+    coverage::with_threads(threads, || run_in_pool(ds, cfg, opts)).context("cannot start worker threads")?
+}
+
+fn run_in_pool(ds: &Dataset, cfg: &PlannerConfig, opts: &RunOptions) -> anyhow::Result<Analysis> {
     let started = std::time::Instant::now();
     let model = model_from_config(cfg.model.as_ref(), opts.model.as_deref())?;
     let settings = budget_from_config(cfg.budget.as_ref(), &cfg.analysis)?;
@@ -179,12 +185,10 @@ pub fn run(ds: &Dataset, cfg: &PlannerConfig, opts: &RunOptions) -> anyhow::Resu
         }
     };
     let targets = Targets::build(ds, cfg.analysis.road_step_m, grid);
-    let threads = opts.threads.or(cfg.analysis.threads);
     let model_ref: &dyn PropagationModel = model.as_ref();
     let engine = Engine::new(ds, model_ref, settings.clone())?;
     let pb = coverage::progress_bar(targets.items.len() as u64, "coverage", opts.progress);
-    let result = coverage::with_threads(threads, || engine.evaluate(&targets.items, &pb))
-        .context("cannot start worker threads")??;
+    let result = engine.evaluate(&targets.items, &pb)?;
     let gaps = gaps::analyze(ds, &targets, &result);
     Ok(Analysis {
         dataset: summary::summarize(ds),

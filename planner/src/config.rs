@@ -46,6 +46,15 @@ pub struct PlannerConfig {
     pub analysis: AnalysisConfig,
     #[serde(default)]
     pub outputs: OutputsConfig,
+    /// Site planning table (`[plan]`), parsed by `crate::plan::PlanConfig`.
+    #[serde(default)]
+    pub plan: Option<toml::Value>,
+    /// Fixed-broadband table (`[broadband]`), parsed by `crate::broadband::BroadbandConfig`.
+    #[serde(default)]
+    pub broadband: Option<toml::Value>,
+    /// Investment-summary table (`[invest]`), parsed by `crate::invest::InvestConfig`.
+    #[serde(default)]
+    pub invest: Option<toml::Value>,
 }
 
 /// Where the data comes from: an embedded dataset, or the user's files.
@@ -235,6 +244,7 @@ impl PlannerConfig {
         if let Err(e) = crate::analyze::budget_from_config(self.budget.as_ref(), a) {
             p.push(format!("budget: {e:#}"));
         }
+        p.extend(crate::plan::config_problems(self));
         p
     }
 }

@@ -607,17 +607,13 @@ impl<'a> Engine<'a> {
         stats.targets += 1;
         let mut res = TargetCoverage::default();
         let terrain = self.model.needs_terrain();
-        let mut target_ground_m = 0.0;
-        if let Some(dem) = self.dem {
-            match dem.elevation_m(t.lon, t.lat) {
-                Some(z) => target_ground_m = z,
-                None if terrain => {
-                    stats.targets_outside_dem += 1;
-                    res.outside_dem = true;
-                    return res;
-                }
-                None => {}
-            }
+        // Ground heights only steer the antenna's vertical pattern (and the terrain profile);
+        // where either end is off the DEM, both are taken as equal rather than as sea level.
+        let target_ground = self.dem.and_then(|dem| dem.elevation_m(t.lon, t.lat));
+        if terrain && target_ground.is_none() {
+            stats.targets_outside_dem += 1;
+            res.outside_dem = true;
+            return res;
         }
         cand.clear();
         self.index.within_m((t.lon, t.lat), self.max_range_m, cand);
@@ -628,13 +624,14 @@ impl<'a> Engine<'a> {
             let site = &self.sites[si as usize];
             let distance_m = d.max(1.0);
             let mut prof: Option<&[f64]> = None;
-            let mut site_ground_m = target_ground_m;
+            let (mut site_ground_m, mut target_ground_m) = (0.0, 0.0);
             if terrain {
                 let dem = self.dem.expect("checked in Engine::new");
                 let n = ((distance_m / self.profile_step_m).ceil() as usize + 1).max(3);
                 match dem.profile_into((site.lon, site.lat), (t.lon, t.lat), n, profile) {
                     Ok(_) => {
                         site_ground_m = profile[0];
+                        target_ground_m = profile[profile.len() - 1];
                         prof = Some(&profile[..]);
                     }
                     Err(_) => {
@@ -642,10 +639,10 @@ impl<'a> Engine<'a> {
                         continue;
                     }
                 }
-            } else if let Some(dem) = self.dem {
-                site_ground_m = dem
-                    .elevation_m(site.lon, site.lat)
-                    .unwrap_or(target_ground_m);
+            } else if let (Some(dem), Some(zt)) = (self.dem, target_ground) {
+                if let Some(zs) = dem.elevation_m(site.lon, site.lat) {
+                    (site_ground_m, target_ground_m) = (zs, zt);
+                }
             }
             let bearing = bearing_deg((site.lon, site.lat), (t.lon, t.lat));
             // Depression angle below the horizon at the site, with Earth curvature (k-factor).

@@ -13,3 +13,6 @@ pub mod gaps;
 pub mod output;
 pub mod summary;
 pub mod synth;
+pub mod plan;
+pub mod broadband;
+pub mod invest;

@@ -26,6 +26,11 @@
 //! with the warning `itm_short_range_fallback`. The raw [`point_to_point`] function never
 //! falls back: it evaluates ITM and raises ITM's warning.
 //!
+//! # Propagation mode
+//! [`ItmOutput::mode`] is ITM v1.4's own mode, i.e. which region of its loss curve applied. The
+//! planner reports [`planner_mode`] instead: line of sight only when the terrain profile leaves
+//! the direct ray clear, so a ridge-blocked path is never labelled line of sight.
+//!
 //! # Allocation
 //! [`point_to_point`] and [`area`] allocate nothing: profiles are borrowed slices and the
 //! terrain analysis uses fixed-size stack arrays. [`Itm::path_loss`] allocates only the
