@@ -34,6 +34,9 @@ enum Command {
     /// Point-to-point link report over the embedded DEM (--from/--to) or a profile CSV.
     #[command(after_help = EXIT_CODES)]
     Link(planner::link::LinkArgs),
+    /// Site plan: greedy maximal covering of the gaps, with costs and a coverage curve.
+    #[command(after_help = EXIT_CODES)]
+    Plan(planner::plan::PlanArgs),
 }
 
 #[derive(Args, Debug)]
@@ -103,6 +106,9 @@ fn run(cli: Cli) -> Result<ExitCode, Exit> {
         Command::Analyze(a) => run_analyze(a),
         Command::Validate(v) => run_validate(v),
         Command::Link(l) => run_link(l),
+        Command::Plan(p) => planner::plan::run(&p)
+            .map(|()| ExitCode::SUCCESS)
+            .map_err(|e| Exit(if e.is::<planner::output::OutputError>() { 3 } else { 2 }, e)),
     }
 }
 

@@ -358,3 +358,47 @@ fn results_do_not_depend_on_the_thread_count() {
     };
     assert_eq!(run(1), run(2));
 }
+
+#[test]
+fn outputs_include_a_coverage_geotiff_readable_by_gdal() {
+    let ds = dem_scenario();
+    let text = "[model]\nmodel = \"terrain\"\n[analysis]\noutside_dem = \"skip\"\nprofile_step_m = 25.0\nmax_range_m = 15000.0\n\
+                [analysis.grid]\nbbox = [10.0, -0.05, 10.2, 0.05]\nresolution_m = 1000.0\n";
+    let cfg = PlannerConfig::parse(text, Path::new("grid.toml")).unwrap();
+    let a = analyze::run(&ds, &cfg, &RunOptions::default()).unwrap();
+    let grid = a.targets.grid.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let report = analyze::report_json(&a.dataset, Some(&a));
+    let written = planner::output::write_all(dir.path(), &ds, &a, &report, true, true, true).unwrap();
+    assert_eq!(written.len(), 7, "{written:?}");
+    let names: Vec<String> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert!(names.iter().all(|n| !n.starts_with('.')), "temporary files left: {names:?}");
+
+    let tif = gdal::Dataset::open(dir.path().join("coverage.tif")).unwrap();
+    assert_eq!(tif.raster_size(), (grid.cols as usize, grid.rows as usize));
+    assert_eq!(tif.raster_count(), 4);
+    assert_eq!(tif.spatial_ref().unwrap().auth_code().unwrap(), 4326);
+    let band = |i: usize| {
+        let b = tif.rasterband(i).unwrap();
+        assert_eq!(b.no_data_value(), Some(-9999.0));
+        b.read_as::<f32>((0, 0), tif.raster_size(), tif.raster_size(), None).unwrap().data().to_vec()
+    };
+    // No 2G or 5G cell anywhere: those bands are all no-data.
+    assert!(band(1).iter().all(|&v| v == -9999.0));
+    assert!(band(4).iter().all(|&v| v == -9999.0));
+    // 4G: the cell holding S1 is strong; cells east of the ridge (beyond column of 10.106°) are
+    // far below the threshold or out of range.
+    let g4 = band(3);
+    let gt = tif.geo_transform().unwrap();
+    let at = |lon: f64, lat: f64| {
+        let (c, r) = (((lon - gt[0]) / gt[1]) as usize, ((lat - gt[3]) / gt[5]) as usize);
+        g4[r * grid.cols as usize + c]
+    };
+    assert!(at(10.02, 0.0) > -80.0, "{}", at(10.02, 0.0));
+    let east = at(10.15, 0.0);
+    assert!(east == -9999.0 || east < -110.0, "{east}");
+    // The grid values are the engine's own best-server levels.
+    let first_grid = a.targets.items.len() - (grid.cols * grid.rows) as usize;
+    let expect = a.coverage.per_target[first_grid].best[2].map(|s| s.rx_dbm as f32).unwrap_or(-9999.0);
+    assert_eq!(g4[0], expect);
+}

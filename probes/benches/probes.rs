@@ -29,7 +29,11 @@ fn filled_metrics() -> Metrics {
                     responsiveness_rpm: Some(705.0),
                     packet_loss_ratio: Some(0.002),
                     dns_lookup_seconds: Some(0.004),
-                    http_phases: vec![(Phase::Dns, 0.004), (Phase::Connect, 0.012), (Phase::Ttfb, 0.02)],
+                    http_phases: vec![
+                        (Phase::Dns, 0.004),
+                        (Phase::Connect, 0.012),
+                        (Phase::Ttfb, 0.02),
+                    ],
                     ..Default::default()
                 })
             };
@@ -48,18 +52,26 @@ fn filled_metrics() -> Metrics {
 
 fn bench(c: &mut Criterion) {
     let m = filled_metrics();
-    c.bench_function("encode_openmetrics_50_targets", |b| b.iter(|| black_box(m.encode_openmetrics())));
-    c.bench_function("encode_text_50_targets", |b| b.iter(|| black_box(m.encode_text())));
+    c.bench_function("encode_openmetrics_50_targets", |b| {
+        b.iter(|| black_box(m.encode_openmetrics()))
+    });
+    c.bench_function("encode_text_50_targets", |b| {
+        b.iter(|| black_box(m.encode_text()))
+    });
     // Four streams of 15 s receipts sampled every 50 ms.
     let reports: Vec<UploadReport> = (0..4)
         .map(|s| UploadReport {
             bytes: 300 * 62_500,
             first_byte_s: 10.0 + s as f64 * 0.01,
             last_byte_s: 25.0,
-            samples: (0..=300).map(|i| (10.0 + i as f64 * 0.05, i as u64 * 62_500)).collect(),
+            samples: (0..=300)
+                .map(|i| (10.0 + i as f64 * 0.05, i as u64 * 62_500))
+                .collect(),
         })
         .collect();
-    c.bench_function("receiver_rate_4_streams_15s", |b| b.iter(|| black_box(receiver_rate(black_box(&reports), 1.5))));
+    c.bench_function("receiver_rate_4_streams_15s", |b| {
+        b.iter(|| black_box(receiver_rate(black_box(&reports), 1.5)))
+    });
 }
 
 criterion_group!(benches, bench);

@@ -77,7 +77,11 @@ fn today() -> i64 {
 
 fn jittered(base: Duration, jitter: Duration) -> Duration {
     let j = jitter.as_secs_f64();
-    let off = if j > 0.0 { rand::rng().random_range(-j..=j) } else { 0.0 };
+    let off = if j > 0.0 {
+        rand::rng().random_range(-j..=j)
+    } else {
+        0.0
+    };
     Duration::from_secs_f64((base.as_secs_f64() + off).max(1.0))
 }
 
@@ -89,7 +93,10 @@ impl AgentState {
             current: Mutex::new(Arc::new(cfg.clone())),
             jobs: Mutex::new(JoinSet::new()),
             heavy: tokio::sync::RwLock::new(()),
-            budget: Mutex::new(Budget { day: today(), used: 0 }),
+            budget: Mutex::new(Budget {
+                day: today(),
+                used: 0,
+            }),
             last_error: Mutex::new(None),
             auth_ok: Mutex::new(HashSet::new()),
         });
@@ -99,7 +106,10 @@ impl AgentState {
 
     /// The running configuration.
     pub fn config(&self) -> Arc<Config> {
-        self.current.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.current
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Bytes left in today's budget.
@@ -147,16 +157,26 @@ impl AgentState {
             }
         }
         *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = None;
-        self.auth_ok.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.auth_ok
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
     }
 
     /// Re-read the configuration file; on failure the running configuration stays.
     pub fn reload(self: &Arc<Self>) -> Result<(), String> {
         match config::load(&self.path) {
             Ok(cfg) => {
-                let old: Vec<String> = self.config().targets.iter().map(|t| t.name.clone()).collect();
+                let old: Vec<String> = self
+                    .config()
+                    .targets
+                    .iter()
+                    .map(|t| t.name.clone())
+                    .collect();
                 if cfg.agent.listen != self.config().agent.listen {
-                    tracing::warn!("agent.listen changed; the new address takes effect after a restart");
+                    tracing::warn!(
+                        "agent.listen changed; the new address takes effect after a restart"
+                    );
                 }
                 self.apply(cfg, &old);
                 tracing::info!(path = %self.path.display(), "configuration reloaded");
@@ -212,10 +232,18 @@ impl AgentState {
         if users.is_empty() {
             return true;
         }
-        let Some(v) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+        let Some(v) = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+        else {
             return false;
         };
-        if self.auth_ok.lock().unwrap_or_else(|p| p.into_inner()).contains(v) {
+        if self
+            .auth_ok
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(v)
+        {
             return true;
         }
         let Some(b64) = v.strip_prefix("Basic ") else {
@@ -272,7 +300,11 @@ pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
 
 async fn job(state: Arc<AgentState>, target: Target, test: TestKind, tc: TestConfig) {
     let j = tc.jitter.as_secs_f64();
-    let mut delay = Duration::from_secs_f64(if j > 0.0 { rand::rng().random_range(0.0..=j) } else { 0.0 });
+    let mut delay = Duration::from_secs_f64(if j > 0.0 {
+        rand::rng().random_range(0.0..=j)
+    } else {
+        0.0
+    });
     loop {
         tokio::time::sleep(delay).await;
         state.run_once(&target, test, &tc).await;
@@ -300,13 +332,19 @@ async fn metrics(State(st): State<Arc<AgentState>>, headers: HeaderMap) -> Respo
         .unwrap_or("");
     if accept.contains("application/openmetrics-text") {
         (
-            [(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
             st.metrics.encode_openmetrics(),
         )
             .into_response()
     } else {
         (
-            [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
             st.metrics.encode_text(),
         )
             .into_response()
@@ -335,7 +373,11 @@ async fn reload(State(st): State<Arc<AgentState>>, headers: HeaderMap) -> Respon
 }
 
 async fn index(State(st): State<Arc<AgentState>>) -> Response {
-    let last = st.last_error.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let last = st
+        .last_error
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
     let mut s = String::from("probe agent: /metrics /-/healthy /-/reload (POST)\n");
     if let Some(e) = last {
         s.push_str("\nlast reload failed:\n");
@@ -368,8 +410,15 @@ pub struct RunningAgent {
 impl RunningAgent {
     /// Wait for the server to finish (after the shutdown future resolved).
     pub async fn wait(self) -> Result<(), AgentError> {
-        let r = self.server.await.map_err(|e| std::io::Error::other(e.to_string()))?;
-        self.state.jobs.lock().unwrap_or_else(|p| p.into_inner()).abort_all();
+        let r = self
+            .server
+            .await
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        self.state
+            .jobs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .abort_all();
         r.map_err(AgentError::Io)
     }
 }
@@ -396,22 +445,37 @@ pub async fn start_with(
     };
     let tcp = TcpListener::bind(listen)
         .await
-        .map_err(|source| AgentError::Bind { addr: listen, source })?;
+        .map_err(|source| AgentError::Bind {
+            addr: listen,
+            source,
+        })?;
     let addr = tcp.local_addr()?;
     let state = AgentState::new(cfg);
     let router = app(state.clone());
     let server = match tls {
         Some(t) => {
             let l = TlsListener::new(tcp, t)?;
-            tokio::spawn(async move { axum::serve(l, router).with_graceful_shutdown(shutdown).await })
+            tokio::spawn(async move {
+                axum::serve(l, router)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+            })
         }
         None => {
             let l = PlainListener(tcp);
-            tokio::spawn(async move { axum::serve(l, router).with_graceful_shutdown(shutdown).await })
+            tokio::spawn(async move {
+                axum::serve(l, router)
+                    .with_graceful_shutdown(shutdown)
+                    .await
+            })
         }
     };
     tracing::info!(%addr, "agent listening");
-    Ok(RunningAgent { addr, state, server })
+    Ok(RunningAgent {
+        addr,
+        state,
+        server,
+    })
 }
 
 /// Run the agent until SIGTERM/Ctrl-C; SIGHUP reloads the configuration.

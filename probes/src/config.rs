@@ -224,7 +224,14 @@ fn defaults(t: TestKind) -> Defaults {
             timeout: "30s",
             max_bytes: 500_000_000,
             streams: 4,
-            allowed: &["duration", "grace", "stall_timeout", "streams", "stop_when_stable", "loaded_latency"],
+            allowed: &[
+                "duration",
+                "grace",
+                "stall_timeout",
+                "streams",
+                "stop_when_stable",
+                "loaded_latency",
+            ],
         },
         TestKind::Upload => Defaults {
             interval: "1h",
@@ -232,7 +239,13 @@ fn defaults(t: TestKind) -> Defaults {
             timeout: "30s",
             max_bytes: 250_000_000,
             streams: 3,
-            allowed: &["duration", "grace", "stall_timeout", "streams", "stop_when_stable"],
+            allowed: &[
+                "duration",
+                "grace",
+                "stall_timeout",
+                "streams",
+                "stop_when_stable",
+            ],
         },
         TestKind::Latency => Defaults {
             interval: "1m",
@@ -274,7 +287,22 @@ fn set_keys(r: &RawTest) -> Vec<&'static str> {
     macro_rules! k {
         ($($f:ident),*) => { $( if r.$f.is_some() { v.push(stringify!($f)); } )* };
     }
-    k!(interval, jitter, timeout, duration, grace, stall_timeout, streams, max_bytes, stop_when_stable, loaded_latency, samples, packets, packet_interval, http_bytes);
+    k!(
+        interval,
+        jitter,
+        timeout,
+        duration,
+        grace,
+        stall_timeout,
+        streams,
+        max_bytes,
+        stop_when_stable,
+        loaded_latency,
+        samples,
+        packets,
+        packet_interval,
+        http_bytes
+    );
     v
 }
 
@@ -283,14 +311,18 @@ pub fn supports(kind: ServerKind, test: TestKind) -> bool {
     match kind {
         ServerKind::Probe => true,
         ServerKind::Librespeed => test != TestKind::Loss,
-        ServerKind::Url => matches!(test, TestKind::Download | TestKind::Latency | TestKind::Dns | TestKind::Http),
+        ServerKind::Url => matches!(
+            test,
+            TestKind::Download | TestKind::Latency | TestKind::Dns | TestKind::Http
+        ),
     }
 }
 
 fn valid_label(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 fn relative_to(base: &Path, p: &Path) -> PathBuf {
@@ -327,15 +359,24 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         p.push("agent.site is empty: name the site or host this agent runs on".into());
     }
     if !(-90.0..=90.0).contains(&a.latitude) {
-        p.push(format!("agent.latitude = {} is outside -90..90: give WGS84 decimal degrees", a.latitude));
+        p.push(format!(
+            "agent.latitude = {} is outside -90..90: give WGS84 decimal degrees",
+            a.latitude
+        ));
     }
     if !(-180.0..=180.0).contains(&a.longitude) {
-        p.push(format!("agent.longitude = {} is outside -180..180: give WGS84 decimal degrees", a.longitude));
+        p.push(format!(
+            "agent.longitude = {} is outside -180..180: give WGS84 decimal degrees",
+            a.longitude
+        ));
     }
     let listen = match a.listen.parse::<SocketAddr>() {
         Ok(l) => Some(l),
         Err(_) => {
-            p.push(format!("agent.listen = \"{}\" is not an address: write IP:PORT, e.g. \"127.0.0.1:9469\"", a.listen));
+            p.push(format!(
+                "agent.listen = \"{}\" is not an address: write IP:PORT, e.g. \"127.0.0.1:9469\"",
+                a.listen
+            ));
             None
         }
     };
@@ -375,7 +416,11 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
     }
 
     // Tests.
-    let used: HashSet<TestKind> = raw.targets.iter().flat_map(|t| t.tests.iter().copied()).collect();
+    let used: HashSet<TestKind> = raw
+        .targets
+        .iter()
+        .flat_map(|t| t.tests.iter().copied())
+        .collect();
     let mut tests = BTreeMap::new();
     let raw_tests = [
         (TestKind::Download, &raw.tests.download),
@@ -392,7 +437,10 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
             if !COMMON.contains(&key) && !d.allowed.contains(&key) {
                 let mut ok: Vec<&str> = COMMON.to_vec();
                 ok.extend_from_slice(d.allowed);
-                p.push(format!("{sec}.{key} does not apply to the {kind} test: its keys are {}", ok.join(", ")));
+                p.push(format!(
+                    "{sec}.{key} does not apply to the {kind} test: its keys are {}",
+                    ok.join(", ")
+                ));
             }
         }
         let mut dur = |key: &str, v: &Option<String>, default: &str| -> Duration {
@@ -411,10 +459,21 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         let base = ProbeSettings::default();
         let duration = dur("duration", &rt.duration, &format_duration(base.duration));
         let grace = dur("grace", &rt.grace, &format_duration(base.grace));
-        let stall = dur("stall_timeout", &rt.stall_timeout, &format_duration(base.stall_timeout));
-        let packet_interval = dur("packet_interval", &rt.packet_interval, &format_duration(base.packet_interval));
+        let stall = dur(
+            "stall_timeout",
+            &rt.stall_timeout,
+            &format_duration(base.stall_timeout),
+        );
+        let packet_interval = dur(
+            "packet_interval",
+            &rt.packet_interval,
+            &format_duration(base.packet_interval),
+        );
         if interval < Duration::from_secs(1) {
-            p.push(format!("{sec}.interval = {} is shorter than 1s", format_duration(interval)));
+            p.push(format!(
+                "{sec}.interval = {} is shorter than 1s",
+                format_duration(interval)
+            ));
         }
         if timeout >= interval {
             p.push(format!(
@@ -452,8 +511,13 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
             }
         }
         if max_bytes == 0 {
-            p.push(format!("{sec}.max_bytes is 0: allow at least some bytes per run"));
-        } else if max_bytes > a.daily_budget_bytes && a.daily_budget_bytes > 0 && used.contains(&kind) {
+            p.push(format!(
+                "{sec}.max_bytes is 0: allow at least some bytes per run"
+            ));
+        } else if max_bytes > a.daily_budget_bytes
+            && a.daily_budget_bytes > 0
+            && used.contains(&kind)
+        {
             p.push(format!(
                 "{sec}.max_bytes ({max_bytes}) exceeds agent.daily_budget_bytes ({}): one run could never fit the budget",
                 a.daily_budget_bytes
@@ -505,7 +569,10 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         if !valid_label(&t.name) {
             p.push(format!("{at}.name = \"{}\" must be 1-64 characters of A-Z a-z 0-9 - _ . (it becomes a label value)", t.name));
         } else if !names.insert(t.name.clone()) {
-            p.push(format!("{at}.name = \"{}\" is used by an earlier target: names must be unique", t.name));
+            p.push(format!(
+                "{at}.name = \"{}\" is used by an earlier target: names must be unique",
+                t.name
+            ));
         }
         let at = format!("targets[{i}] ({})", t.name);
         if t.tests.is_empty() {
@@ -517,7 +584,13 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
                 p.push(format!("{at}: test \"{test}\" is listed twice"));
             }
             if !supports(t.kind, *test) {
-                p.push(format!("{at}: the {test} test is not supported by kind = \"{}\" targets", serde_json::to_value(t.kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()));
+                p.push(format!(
+                    "{at}: the {test} test is not supported by kind = \"{}\" targets",
+                    serde_json::to_value(t.kind)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default()
+                ));
             }
         }
         let endpoints = match (t.kind, &t.url, &t.server_list) {
@@ -530,9 +603,9 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
                     }
                     Ok(servers) => {
                         let want = t.server.as_deref().unwrap_or("");
-                        let found = servers.iter().find(|s| {
-                            s.name == want || s.id.to_string().trim_matches('"') == want
-                        });
+                        let found = servers
+                            .iter()
+                            .find(|s| s.name == want || s.id.to_string().trim_matches('"') == want);
                         match found {
                             None => {
                                 p.push(format!(
@@ -553,11 +626,16 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
                 }
             }
             (_, Some(u), None) => match Url::parse(u) {
-                Ok(url) if (url.scheme() == "http" || url.scheme() == "https") && url.host_str().is_some() => {
+                Ok(url)
+                    if (url.scheme() == "http" || url.scheme() == "https")
+                        && url.host_str().is_some() =>
+                {
                     Some(Endpoints::new(t.kind, url))
                 }
                 Ok(_) => {
-                    p.push(format!("{at}.url = \"{u}\" must be an http:// or https:// URL with a host"));
+                    p.push(format!(
+                        "{at}.url = \"{u}\" must be an http:// or https:// URL with a host"
+                    ));
                     None
                 }
                 Err(e) => {
@@ -574,7 +652,9 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
                 None
             }
             (_, _, Some(_)) => {
-                p.push(format!("{at}.server_list only applies to kind = \"librespeed\""));
+                p.push(format!(
+                    "{at}.server_list only applies to kind = \"librespeed\""
+                ));
                 None
             }
             (_, None, None) => {
@@ -583,8 +663,16 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
             }
         };
         if let Some(e) = &endpoints {
-            if t.tests.contains(&TestKind::Dns) && e.host().trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok() {
-                p.push(format!("{at}: the dns test needs a host name in the URL, not the IP address {}", e.host()));
+            if t.tests.contains(&TestKind::Dns)
+                && e.host()
+                    .trim_matches(['[', ']'])
+                    .parse::<std::net::IpAddr>()
+                    .is_ok()
+            {
+                p.push(format!(
+                    "{at}: the dns test needs a host name in the URL, not the IP address {}",
+                    e.host()
+                ));
             }
         }
         let ca = t.ca_file.as_ref().map(|c| relative_to(path, c));

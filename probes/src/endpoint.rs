@@ -183,7 +183,10 @@ mod tests {
             e.upload_url().as_str(),
             "https://speed.example/backend/empty.php"
         );
-        let p = Endpoints::new(ServerKind::Probe, Url::parse("http://127.0.0.1:8080").unwrap());
+        let p = Endpoints::new(
+            ServerKind::Probe,
+            Url::parse("http://127.0.0.1:8080").unwrap(),
+        );
         assert_eq!(
             p.download_url(100).as_str(),
             "http://127.0.0.1:8080/download?bytes=100"

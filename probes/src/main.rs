@@ -18,7 +18,11 @@ use probes::net::Resolver;
 use probes::probers::TestKind;
 
 #[derive(Parser, Debug)]
-#[command(name = "probe", version, about = "Broadband speed probes: server, one-off run, Prometheus agent")]
+#[command(
+    name = "probe",
+    version,
+    about = "Broadband speed probes: server, one-off run, Prometheus agent"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -63,7 +67,11 @@ enum Cmd {
         #[arg(long)]
         json: bool,
         /// Tests to run (comma-separated).
-        #[arg(long, default_value = "latency,download,upload,loss", value_delimiter = ',')]
+        #[arg(
+            long,
+            default_value = "latency,download,upload,loss",
+            value_delimiter = ','
+        )]
         tests: Vec<String>,
         /// Transfer duration including ramp-up, e.g. 10s.
         #[arg(long, default_value = "10s")]
@@ -185,7 +193,8 @@ async fn async_main(cmd: Cmd) -> anyhow::Result<ExitCode> {
             ca_file,
             nameserver,
         } => {
-            let url = reqwest::Url::parse(&server).with_context(|| format!("--server {server} is not a URL"))?;
+            let url = reqwest::Url::parse(&server)
+                .with_context(|| format!("--server {server} is not a URL"))?;
             let tests = tests
                 .iter()
                 .map(|t| {
@@ -205,7 +214,8 @@ async fn async_main(cmd: Cmd) -> anyhow::Result<ExitCode> {
                 server: url.clone(),
                 kind,
                 tests,
-                duration: parse_duration(&duration).map_err(|e| anyhow::anyhow!("--duration: {e}"))?,
+                duration: parse_duration(&duration)
+                    .map_err(|e| anyhow::anyhow!("--duration: {e}"))?,
                 grace: parse_duration(&grace).map_err(|e| anyhow::anyhow!("--grace: {e}"))?,
                 streams: streams.clamp(1, 32),
                 max_bytes,
@@ -214,7 +224,10 @@ async fn async_main(cmd: Cmd) -> anyhow::Result<ExitCode> {
             };
             let (kind, results) = probes::oneshot::run(&opts).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&probes::oneshot::to_json(&url, kind, &results))?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&probes::oneshot::to_json(&url, kind, &results))?
+                );
             } else {
                 print!("{}", probes::oneshot::format_table(&url, kind, &results));
             }

@@ -174,27 +174,103 @@ impl Metrics {
             reload_ts: G::default(),
             registry: Registry::default(),
         };
-        r.register("probe_success", "1 if the last run of the test succeeded, else 0", m.success.clone());
-        r.register("probe_duration_seconds", "Duration of the last run in seconds", m.duration.clone());
-        r.register("probe_last_run_timestamp_seconds", "Unix time the last run started", m.last_run.clone());
-        r.register("probe_failure_reason", "1 for the reason of the last failed run (absent after a success)", m.failure_reason.clone());
-        r.register("probe_download_bytes_per_second", "Download goodput (HTTP payload bytes per second after ramp-up)", m.download.clone());
+        r.register(
+            "probe_success",
+            "1 if the last run of the test succeeded, else 0",
+            m.success.clone(),
+        );
+        r.register(
+            "probe_duration_seconds",
+            "Duration of the last run in seconds",
+            m.duration.clone(),
+        );
+        r.register(
+            "probe_last_run_timestamp_seconds",
+            "Unix time the last run started",
+            m.last_run.clone(),
+        );
+        r.register(
+            "probe_failure_reason",
+            "1 for the reason of the last failed run (absent after a success)",
+            m.failure_reason.clone(),
+        );
+        r.register(
+            "probe_download_bytes_per_second",
+            "Download goodput (HTTP payload bytes per second after ramp-up)",
+            m.download.clone(),
+        );
         r.register("probe_upload_bytes_per_second", "Upload goodput (HTTP payload bytes per second after ramp-up, receiver-side where the server reports it)", m.upload.clone());
-        r.register("probe_latency_seconds", "Idle HTTP round-trip time in seconds", m.latency.clone());
-        r.register("probe_jitter_seconds", "Mean absolute difference of consecutive idle round-trip times in seconds", m.jitter.clone());
-        r.register("probe_tcp_connect_seconds", "Median TCP connect time in seconds", m.tcp_connect.clone());
-        r.register("probe_loaded_latency_seconds", "Median round-trip time during the download in seconds", m.loaded_latency.clone());
-        r.register("probe_responsiveness_rpm", "Round trips per minute under load (60 / loaded latency)", m.rpm.clone());
-        r.register("probe_packet_loss_ratio", "Fraction of UDP echo datagrams lost", m.loss.clone());
-        r.register("probe_dns_lookup_seconds", "DNS lookup time of the target host in seconds", m.dns.clone());
-        r.register("probe_http_phase_seconds", "Duration of each HTTP request phase in seconds", m.phases.clone());
+        r.register(
+            "probe_latency_seconds",
+            "Idle HTTP round-trip time in seconds",
+            m.latency.clone(),
+        );
+        r.register(
+            "probe_jitter_seconds",
+            "Mean absolute difference of consecutive idle round-trip times in seconds",
+            m.jitter.clone(),
+        );
+        r.register(
+            "probe_tcp_connect_seconds",
+            "Median TCP connect time in seconds",
+            m.tcp_connect.clone(),
+        );
+        r.register(
+            "probe_loaded_latency_seconds",
+            "Median round-trip time during the download in seconds",
+            m.loaded_latency.clone(),
+        );
+        r.register(
+            "probe_responsiveness_rpm",
+            "Round trips per minute under load (60 / loaded latency)",
+            m.rpm.clone(),
+        );
+        r.register(
+            "probe_packet_loss_ratio",
+            "Fraction of UDP echo datagrams lost",
+            m.loss.clone(),
+        );
+        r.register(
+            "probe_dns_lookup_seconds",
+            "DNS lookup time of the target host in seconds",
+            m.dns.clone(),
+        );
+        r.register(
+            "probe_http_phase_seconds",
+            "Duration of each HTTP request phase in seconds",
+            m.phases.clone(),
+        );
         // prometheus-client appends `_total` to counters.
-        r.register("probe_bytes_used", "Payload bytes moved by probes", m.bytes_used.clone());
-        r.register("probe_runs", "Probe runs by result (success or failure reason)", m.runs.clone());
-        r.register("probe_data_budget_remaining_bytes", "Bytes left in today's (UTC) data budget", m.budget_remaining.clone());
-        r.register("probe_agent_info", "Agent identity; always 1", m.agent_info.clone());
-        r.register("probe_config_last_reload_successful", "1 if the last configuration (re)load succeeded", m.reload_ok.clone());
-        r.register("probe_config_last_reload_success_timestamp_seconds", "Unix time of the last successful configuration load", m.reload_ts.clone());
+        r.register(
+            "probe_bytes_used",
+            "Payload bytes moved by probes",
+            m.bytes_used.clone(),
+        );
+        r.register(
+            "probe_runs",
+            "Probe runs by result (success or failure reason)",
+            m.runs.clone(),
+        );
+        r.register(
+            "probe_data_budget_remaining_bytes",
+            "Bytes left in today's (UTC) data budget",
+            m.budget_remaining.clone(),
+        );
+        r.register(
+            "probe_agent_info",
+            "Agent identity; always 1",
+            m.agent_info.clone(),
+        );
+        r.register(
+            "probe_config_last_reload_successful",
+            "1 if the last configuration (re)load succeeded",
+            m.reload_ok.clone(),
+        );
+        r.register(
+            "probe_config_last_reload_success_timestamp_seconds",
+            "Unix time of the last successful configuration load",
+            m.reload_ts.clone(),
+        );
         Metrics { registry: r, ..m }
     }
 
@@ -208,7 +284,9 @@ impl Metrics {
             target: res.target.clone(),
         };
         self.duration.get_or_create(&tt).set(res.duration_seconds);
-        self.last_run.get_or_create(&tt).set(res.started_unix_seconds);
+        self.last_run
+            .get_or_create(&tt)
+            .set(res.started_unix_seconds);
         self.bytes_used.get_or_create(&tt).inc_by(res.bytes_used);
         self.runs
             .get_or_create(&TargetTestResult {
@@ -252,7 +330,10 @@ impl Metrics {
         set(&self.rpm, out.responsiveness_rpm);
         set(&self.loss, out.packet_loss_ratio);
         set(&self.dns, out.dns_lookup_seconds);
-        for (stat, v) in [("min", out.latency_min_seconds), ("median", out.latency_median_seconds)] {
+        for (stat, v) in [
+            ("min", out.latency_min_seconds),
+            ("median", out.latency_median_seconds),
+        ] {
             if let Some(v) = v {
                 self.latency
                     .get_or_create(&TargetStat {
@@ -409,7 +490,10 @@ mod tests {
         let m = Metrics::new();
         m.record(&run(Err(ProbeError::new(FailureReason::Timeout, "x"))));
         let s = m.encode_text();
-        assert!(s.contains(r#"probe_failure_reason{target="t1",test="download",reason="timeout"} 1"#), "{s}");
+        assert!(
+            s.contains(r#"probe_failure_reason{target="t1",test="download",reason="timeout"} 1"#),
+            "{s}"
+        );
         assert!(s.contains(r#"probe_success{target="t1",test="download"} 0"#));
         m.record(&run(Ok(ProbeOutput {
             download_bytes_per_second: Some(1.0e6),
@@ -417,9 +501,15 @@ mod tests {
         })));
         let s = m.encode_text();
         assert!(!s.contains("reason=\"timeout\"} 1"), "{s}");
-        assert!(s.contains(r#"probe_download_bytes_per_second{target="t1"} 1000000"#), "{s}");
+        assert!(
+            s.contains(r#"probe_download_bytes_per_second{target="t1"} 1000000"#),
+            "{s}"
+        );
         assert!(s.contains("# TYPE probe_runs_total counter"), "{s}");
-        assert!(s.contains(r#"probe_runs_total{target="t1",test="download",result="success"} 1"#), "{s}");
+        assert!(
+            s.contains(r#"probe_runs_total{target="t1",test="download",result="success"} 1"#),
+            "{s}"
+        );
         assert!(!s.contains("# EOF"));
         assert!(m.encode_openmetrics().ends_with("# EOF\n"));
     }

@@ -128,7 +128,8 @@ pub fn format_table(server: &Url, kind: ServerKind, results: &[RunResult]) -> St
                 ),
                 TestKind::Download => {
                     let mut l = rate(o.download_bytes_per_second.unwrap_or(f64::NAN));
-                    if let (Some(ll), Some(rpm)) = (o.loaded_latency_seconds, o.responsiveness_rpm) {
+                    if let (Some(ll), Some(rpm)) = (o.loaded_latency_seconds, o.responsiveness_rpm)
+                    {
                         l.push_str(&format!(", loaded latency {}, {:.0} RPM", ms(ll), rpm));
                     }
                     l
@@ -136,9 +137,16 @@ pub fn format_table(server: &Url, kind: ServerKind, results: &[RunResult]) -> St
                 TestKind::Upload => format!(
                     "{}{}",
                     rate(o.upload_bytes_per_second.unwrap_or(f64::NAN)),
-                    if o.upload_measured_at_receiver == Some(true) { ", measured at the server" } else { ", sender-side" }
+                    if o.upload_measured_at_receiver == Some(true) {
+                        ", measured at the server"
+                    } else {
+                        ", sender-side"
+                    }
                 ),
-                TestKind::Loss => format!("{:.1} % lost", o.packet_loss_ratio.unwrap_or(f64::NAN) * 100.0),
+                TestKind::Loss => format!(
+                    "{:.1} % lost",
+                    o.packet_loss_ratio.unwrap_or(f64::NAN) * 100.0
+                ),
                 TestKind::Dns => ms(o.dns_lookup_seconds.unwrap_or(f64::NAN)),
                 TestKind::Http => o
                     .http_phases
@@ -168,7 +176,9 @@ pub fn to_json(server: &Url, kind: ServerKind, results: &[RunResult]) -> serde_j
             });
             match &r.outcome {
                 Ok(o) => {
-                    if let (Some(m), Ok(serde_json::Value::Object(fields))) = (v.as_object_mut(), serde_json::to_value(o)) {
+                    if let (Some(m), Ok(serde_json::Value::Object(fields))) =
+                        (v.as_object_mut(), serde_json::to_value(o))
+                    {
                         m.extend(fields);
                     }
                 }

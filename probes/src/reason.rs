@@ -127,9 +127,7 @@ pub fn classify_io(e: &io::Error) -> Option<FailureReason> {
             FailureReason::ConnectionReset
         }
         K::TimedOut => FailureReason::Timeout,
-        K::HostUnreachable | K::NetworkUnreachable | K::AddrNotAvailable => {
-            FailureReason::Unreachable
-        }
+        K::AddrNotAvailable => FailureReason::Unreachable,
         K::InvalidData => FailureReason::Protocol,
         _ => match e.raw_os_error() {
             // EHOSTUNREACH, ENETUNREACH, EHOSTDOWN, ENETDOWN on Linux.
@@ -210,7 +208,10 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for r in FailureReason::ALL {
             assert!(seen.insert(r.as_str()));
-            assert!(r.as_str().chars().all(|c| c.is_ascii_lowercase() || c == '_'));
+            assert!(r
+                .as_str()
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c == '_'));
         }
     }
 

@@ -4,7 +4,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::probers::{Prober, ProbeContext, ProbeOutput, TestKind};
+use crate::probers::{ProbeContext, ProbeOutput, Prober, TestKind};
 use crate::reason::{FailureReason, ProbeError};
 
 /// The outcome of one run, as cached for `/metrics`.
@@ -48,9 +48,7 @@ impl RunResult {
             bytes_used: 0,
             outcome: Err(ProbeError::new(
                 FailureReason::BudgetExhausted,
-                format!(
-                    "daily data budget has {remaining} bytes left, the test may use {needed}"
-                ),
+                format!("daily data budget has {remaining} bytes left, the test may use {needed}"),
             )),
         }
     }
@@ -75,7 +73,11 @@ pub async fn run(prober: &dyn Prober, ctx: &ProbeContext, timeout: Duration) -> 
         Ok(r) => r,
         Err(_) => Err(ProbeError::new(
             FailureReason::Timeout,
-            format!("{} test did not finish within {:.1} s", prober.test(), timeout.as_secs_f64()),
+            format!(
+                "{} test did not finish within {:.1} s",
+                prober.test(),
+                timeout.as_secs_f64()
+            ),
         )),
     };
     let res = RunResult {
@@ -87,8 +89,12 @@ pub async fn run(prober: &dyn Prober, ctx: &ProbeContext, timeout: Duration) -> 
         outcome,
     };
     match &res.outcome {
-        Ok(_) => tracing::info!(target = %res.target, test = %res.test, seconds = res.duration_seconds, bytes = res.bytes_used, "probe succeeded"),
-        Err(e) => tracing::warn!(target = %res.target, test = %res.test, reason = %e.reason, "probe failed: {}", e.message),
+        Ok(_) => {
+            tracing::info!(target = %res.target, test = %res.test, seconds = res.duration_seconds, bytes = res.bytes_used, "probe succeeded")
+        }
+        Err(e) => {
+            tracing::warn!(target = %res.target, test = %res.test, reason = %e.reason, "probe failed: {}", e.message)
+        }
     }
     res
 }

@@ -91,7 +91,11 @@ impl Pacer {
     /// How long to wait before moving `n` bytes.
     pub fn reserve(&mut self, n: usize, now: Instant) -> Duration {
         let burst = Duration::from_millis(20);
-        let start = if self.next_free + burst < now { now - burst } else { self.next_free };
+        let start = if self.next_free + burst < now {
+            now - burst
+        } else {
+            self.next_free
+        };
         self.next_free = start + Duration::from_secs_f64(n as f64 / self.rate_bytes_per_s);
         start.saturating_duration_since(now)
     }
@@ -101,7 +105,10 @@ type SharedPacer = Arc<Mutex<Pacer>>;
 
 async fn pace(p: &Option<SharedPacer>, n: usize) {
     if let Some(p) = p {
-        let wait = p.lock().unwrap_or_else(|e| e.into_inner()).reserve(n, Instant::now());
+        let wait = p
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .reserve(n, Instant::now());
         if !wait.is_zero() {
             tokio::time::sleep(wait).await;
         }
@@ -140,7 +147,9 @@ pub struct ServerState {
 
 impl std::fmt::Debug for ServerState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ServerState").field("cfg", &self.cfg).finish()
+        f.debug_struct("ServerState")
+            .field("cfg", &self.cfg)
+            .finish()
     }
 }
 
@@ -301,28 +310,25 @@ fn stream_bytes(
     let pacer = state.pacer(client);
     // A random start offset keeps consecutive responses from being byte-identical.
     let start = (rand::random::<u32>() as usize) % PAYLOAD_BYTES;
-    let stream = futures_util::stream::unfold(
-        (0u64, start, permit),
-        move |(sent, off, permit)| {
-            let payload = payload.clone();
-            let pacer = pacer.clone();
-            async move {
-                if sent >= total {
-                    return None;
-                }
-                let n = (CHUNK_BYTES as u64)
-                    .min(total - sent)
-                    .min((PAYLOAD_BYTES - off) as u64) as usize;
-                pace(&pacer, n).await;
-                let chunk = payload.slice(off..off + n);
-                let next = (off + n) % PAYLOAD_BYTES;
-                Some((
-                    Ok::<_, std::io::Error>(chunk),
-                    (sent + n as u64, next, permit),
-                ))
+    let stream = futures_util::stream::unfold((0u64, start, permit), move |(sent, off, permit)| {
+        let payload = payload.clone();
+        let pacer = pacer.clone();
+        async move {
+            if sent >= total {
+                return None;
             }
-        },
-    );
+            let n = (CHUNK_BYTES as u64)
+                .min(total - sent)
+                .min((PAYLOAD_BYTES - off) as u64) as usize;
+            pace(&pacer, n).await;
+            let chunk = payload.slice(off..off + n);
+            let next = (off + n) % PAYLOAD_BYTES;
+            Some((
+                Ok::<_, std::io::Error>(chunk),
+                (sent + n as u64, next, permit),
+            ))
+        }
+    });
     let mut r = Response::new(Body::from_stream(stream));
     let h = r.headers_mut();
     h.insert(
@@ -437,7 +443,7 @@ async fn upload(
         }
         let due = samples
             .last()
-            .is_none_or(|(t, _)| now - t >= TIMELINE_STEP_S);
+            .map_or(true, |(t, _)| now - t >= TIMELINE_STEP_S);
         if due && samples.len() < MAX_TIMELINE_SAMPLES {
             samples.push((now, bytes));
         }
@@ -480,7 +486,10 @@ async fn empty(
     no_cache(StatusCode::OK.into_response())
 }
 
-async fn ping(State(st): State<Arc<ServerState>>, ConnectInfo(c): ConnectInfo<ClientAddr>) -> Response {
+async fn ping(
+    State(st): State<Arc<ServerState>>,
+    ConnectInfo(c): ConnectInfo<ClientAddr>,
+) -> Response {
     if !st.allow(c.0.ip()) {
         return rate_limited();
     }
@@ -641,7 +650,9 @@ pub struct Server {
 
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Server").field("state", &self.state).finish()
+        f.debug_struct("Server")
+            .field("state", &self.state)
+            .finish()
     }
 }
 
@@ -670,7 +681,10 @@ impl Server {
         } else {
             None
         };
-        let udp_port = udp.as_ref().and_then(|u| u.local_addr().ok()).map(|a| a.port());
+        let udp_port = udp
+            .as_ref()
+            .and_then(|u| u.local_addr().ok())
+            .map(|a| a.port());
         let state = ServerState::new(cfg, udp_port);
         Ok(Server {
             tcp,
@@ -682,11 +696,16 @@ impl Server {
 
     /// The bound HTTP address.
     pub fn local_addr(&self) -> SocketAddr {
-        self.tcp.local_addr().expect("bound listener has an address")
+        self.tcp
+            .local_addr()
+            .expect("bound listener has an address")
     }
 
     /// Serve until `shutdown` resolves, then finish in-flight requests.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServeError> {
         let Server {
             tcp,
             udp,
@@ -699,15 +718,21 @@ impl Server {
         let res = match tls {
             Some(cfg) => {
                 let l = TlsListener::new(tcp, cfg)?;
-                axum::serve(l, router.into_make_service_with_connect_info::<ClientAddr>())
-                    .with_graceful_shutdown(shutdown)
-                    .await
+                axum::serve(
+                    l,
+                    router.into_make_service_with_connect_info::<ClientAddr>(),
+                )
+                .with_graceful_shutdown(shutdown)
+                .await
             }
             None => {
                 let l = PlainListener(tcp);
-                axum::serve(l, router.into_make_service_with_connect_info::<ClientAddr>())
-                    .with_graceful_shutdown(shutdown)
-                    .await
+                axum::serve(
+                    l,
+                    router.into_make_service_with_connect_info::<ClientAddr>(),
+                )
+                .with_graceful_shutdown(shutdown)
+                .await
             }
         };
         if let Some(e) = echo {

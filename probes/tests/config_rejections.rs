@@ -39,8 +39,14 @@ fn every_bad_fixture_has_a_test() {
     let tested: Vec<&str> = CASES.iter().map(|c| c.0).collect();
     for entry in std::fs::read_dir(fixtures()).unwrap() {
         let name = entry.unwrap().file_name().into_string().unwrap();
-        if let Some(rule) = name.strip_prefix("bad_").and_then(|n| n.strip_suffix(".toml")) {
-            assert!(tested.contains(&rule), "fixture {name} has no expected message");
+        if let Some(rule) = name
+            .strip_prefix("bad_")
+            .and_then(|n| n.strip_suffix(".toml"))
+        {
+            assert!(
+                tested.contains(&rule),
+                "fixture {name} has no expected message"
+            );
         }
     }
 }

@@ -56,7 +56,9 @@ async fn handle(mut s: TcpStream, fault: Fault) {
                 .await;
         }
         Fault::Garbage => {
-            let _ = s.write_all(b"SSH-2.0-OpenSSH_9.2 not http at all\r\n\r\n").await;
+            let _ = s
+                .write_all(b"SSH-2.0-OpenSSH_9.2 not http at all\r\n\r\n")
+                .await;
         }
         Fault::ResetMidTransfer => {
             let _ = s
@@ -165,15 +167,29 @@ fn rss_bytes() -> u64 {
 async fn unreachable_and_refused() {
     let c = ctx("http://255.255.255.255:8080/", ServerKind::Probe);
     for test in [TestKind::Latency, TestKind::Download, TestKind::Http] {
-        assert_eq!(reason(&run(&c, test).await), FailureReason::Unreachable, "{test}");
+        assert_eq!(
+            reason(&run(&c, test).await),
+            FailureReason::Unreachable,
+            "{test}"
+        );
     }
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
     let c = ctx(&format!("http://127.0.0.1:{port}/"), ServerKind::Probe);
-    for test in [TestKind::Latency, TestKind::Download, TestKind::Upload, TestKind::Http, TestKind::Loss] {
-        assert_eq!(reason(&run(&c, test).await), FailureReason::ConnectionRefused, "{test}");
+    for test in [
+        TestKind::Latency,
+        TestKind::Download,
+        TestKind::Upload,
+        TestKind::Http,
+        TestKind::Loss,
+    ] {
+        assert_eq!(
+            reason(&run(&c, test).await),
+            FailureReason::ConnectionRefused,
+            "{test}"
+        );
     }
 }
 
@@ -181,13 +197,26 @@ async fn unreachable_and_refused() {
 async fn http_5xx_and_garbage() {
     let a = fault_server(Fault::Status5xx).await;
     let c = ctx(&format!("http://{a}/"), ServerKind::Probe);
-    for test in [TestKind::Latency, TestKind::Download, TestKind::Upload, TestKind::Http] {
-        assert_eq!(reason(&run(&c, test).await), FailureReason::HttpStatus, "{test}");
+    for test in [
+        TestKind::Latency,
+        TestKind::Download,
+        TestKind::Upload,
+        TestKind::Http,
+    ] {
+        assert_eq!(
+            reason(&run(&c, test).await),
+            FailureReason::HttpStatus,
+            "{test}"
+        );
     }
     let a = fault_server(Fault::Garbage).await;
     let c = ctx(&format!("http://{a}/"), ServerKind::Probe);
     for test in [TestKind::Latency, TestKind::Download, TestKind::Http] {
-        assert_eq!(reason(&run(&c, test).await), FailureReason::Protocol, "{test}");
+        assert_eq!(
+            reason(&run(&c, test).await),
+            FailureReason::Protocol,
+            "{test}"
+        );
     }
 }
 
@@ -197,13 +226,21 @@ async fn reset_mid_transfer_and_stall() {
     let c = ctx(&format!("http://{a}/"), ServerKind::Probe);
     let r = run(&c, TestKind::Download).await;
     assert_eq!(reason(&r), FailureReason::ConnectionReset);
-    assert!(r.bytes_used > 0 && r.bytes_used <= 2 * 256 * 1024, "{}", r.bytes_used);
+    assert!(
+        r.bytes_used > 0 && r.bytes_used <= 2 * 256 * 1024,
+        "{}",
+        r.bytes_used
+    );
 
     let a = fault_server(Fault::Stall).await;
     let c = ctx(&format!("http://{a}/"), ServerKind::Probe);
     let r = run(&c, TestKind::Download).await;
     assert_eq!(reason(&r), FailureReason::Stalled);
-    assert!(r.duration_seconds < 3.0, "stall detected after {} s", r.duration_seconds);
+    assert!(
+        r.duration_seconds < 3.0,
+        "stall detected after {} s",
+        r.duration_seconds
+    );
     // A stalled ping runs into the runner's timeout.
     let r = runner::run(prober_for(TestKind::Latency), &c, Duration::from_secs(1)).await;
     assert_eq!(reason(&r), FailureReason::Timeout);
@@ -215,7 +252,10 @@ async fn endless_data_is_bounded() {
     let before = rss_bytes();
     // A ping endpoint that never stops talking is not a ping endpoint.
     let c = ctx(&format!("http://{a}/"), ServerKind::Probe);
-    assert_eq!(reason(&run(&c, TestKind::Latency).await), FailureReason::Protocol);
+    assert_eq!(
+        reason(&run(&c, TestKind::Latency).await),
+        FailureReason::Protocol
+    );
     // A download from it stops at the byte cap; with the cap below the ramp-up there is no
     // measurement, and never more than the cap plus one chunk per stream is read.
     let mut c = ctx(&format!("http://{a}/"), ServerKind::Probe);
@@ -223,7 +263,11 @@ async fn endless_data_is_bounded() {
     c.settings.grace = Duration::from_secs(2);
     let r = run(&c, TestKind::Download).await;
     assert_eq!(reason(&r), FailureReason::ByteCap);
-    assert!(r.bytes_used <= 20_000_000 + 2 * (1 << 20), "{}", r.bytes_used);
+    assert!(
+        r.bytes_used <= 20_000_000 + 2 * (1 << 20),
+        "{}",
+        r.bytes_used
+    );
     let grown = rss_bytes().saturating_sub(before);
     assert!(grown < 64 << 20, "RSS grew by {grown} bytes");
 }
@@ -242,7 +286,12 @@ async fn dns_failure_and_success_with_local_nameserver() {
 
     let mut c = ctx(&format!("http://nosuch.test:{port}/"), ServerKind::Probe);
     c.resolver = Resolver::Server(ns);
-    for test in [TestKind::Dns, TestKind::Latency, TestKind::Http, TestKind::Download] {
+    for test in [
+        TestKind::Dns,
+        TestKind::Latency,
+        TestKind::Http,
+        TestKind::Download,
+    ] {
         let r = run(&c, test).await;
         assert_eq!(reason(&r), FailureReason::Dns, "{test}");
         let Err(e) = &r.outcome else { unreachable!() };
@@ -254,7 +303,10 @@ async fn dns_failure_and_success_with_local_nameserver() {
     let o = r.outcome.as_ref().expect("probe.test resolves");
     assert!(o.dns_lookup_seconds.unwrap() > 0.0);
     let r = run(&c, TestKind::Http).await;
-    let o = r.outcome.as_ref().expect("HTTP phases over the resolved name");
+    let o = r
+        .outcome
+        .as_ref()
+        .expect("HTTP phases over the resolved name");
     let phases: Vec<&str> = o.http_phases.iter().map(|p| p.0.as_str()).collect();
     assert_eq!(phases, ["dns", "connect", "ttfb", "transfer"]);
     // A nameserver that does not answer is a dns failure too, within the connect timeout.
@@ -342,11 +394,17 @@ tests = ["latency"]
     }
     for (t, r) in want {
         assert!(
-            text.contains(&format!("probe_failure_reason{{target=\"{t}\",test=\"latency\",reason=\"{r}\"}} 1")),
+            text.contains(&format!(
+                "probe_failure_reason{{target=\"{t}\",test=\"latency\",reason=\"{r}\"}} 1"
+            )),
             "{t}: {r} missing in\n{text}"
         );
-        assert!(text.contains(&format!("probe_success{{target=\"{t}\",test=\"latency\"}} 0")));
-        assert!(text.contains(&format!("probe_runs_total{{target=\"{t}\",test=\"latency\",result=\"{r}\"}}")));
+        assert!(text.contains(&format!(
+            "probe_success{{target=\"{t}\",test=\"latency\"}} 0"
+        )));
+        assert!(text.contains(&format!(
+            "probe_runs_total{{target=\"{t}\",test=\"latency\",result=\"{r}\"}}"
+        )));
     }
     let healthy = client
         .get(format!("http://{}/-/healthy", agent.addr))

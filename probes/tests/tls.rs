@@ -25,21 +25,47 @@ fn openssl(dir: &Path, args: &[&str]) {
         .current_dir(dir)
         .output()
         .expect("openssl must be installed");
-    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// A private CA and a leaf for localhost / 127.0.0.1 signed by it.
 fn pki() -> Pki {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
     let mut a = vec!["req", "-x509"];
     a.extend_from_slice(&ec);
-    a.extend_from_slice(&["-keyout", "ca.key", "-out", "ca.pem", "-subj", "/CN=probe test CA", "-days", "2"]);
+    a.extend_from_slice(&[
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-subj",
+        "/CN=probe test CA",
+        "-days",
+        "2",
+    ]);
     openssl(d, &a);
     let mut a = vec!["req"];
     a.extend_from_slice(&ec);
-    a.extend_from_slice(&["-keyout", "leaf.key", "-out", "leaf.csr", "-subj", "/CN=localhost"]);
+    a.extend_from_slice(&[
+        "-keyout",
+        "leaf.key",
+        "-out",
+        "leaf.csr",
+        "-subj",
+        "/CN=localhost",
+    ]);
     openssl(d, &a);
     std::fs::write(
         d.join("ext.cnf"),
@@ -48,7 +74,23 @@ fn pki() -> Pki {
     .unwrap();
     openssl(
         d,
-        &["x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "leaf.pem", "-days", "2", "-extfile", "ext.cnf"],
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "leaf.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+        ],
     );
     Pki {
         ca: d.join("ca.pem"),
@@ -105,14 +147,29 @@ async fn https_server_is_measured_only_with_its_ca() {
     let r = probes::runner::run(prober_for(TestKind::Http), &c, Duration::from_secs(5)).await;
     let o = r.outcome.unwrap();
     let phases: Vec<Phase> = o.http_phases.iter().map(|p| p.0).collect();
-    assert_eq!(phases, [Phase::Dns, Phase::Connect, Phase::Tls, Phase::Ttfb, Phase::Transfer]);
+    assert_eq!(
+        phases,
+        [
+            Phase::Dns,
+            Phase::Connect,
+            Phase::Tls,
+            Phase::Ttfb,
+            Phase::Transfer
+        ]
+    );
     assert!(o.http_phases[2].1 > 0.0);
     let r = probes::runner::run(prober_for(TestKind::Download), &c, Duration::from_secs(10)).await;
     let d = r.outcome.unwrap().download_bytes_per_second.unwrap();
-    assert!((d / 20e6 - 1.0).abs() < 0.15, "HTTPS download {d} B/s vs paced 20 MB/s");
+    assert!(
+        (d / 20e6 - 1.0).abs() < 0.15,
+        "HTTPS download {d} B/s vs paced 20 MB/s"
+    );
     let r = probes::runner::run(prober_for(TestKind::Upload), &c, Duration::from_secs(10)).await;
     let u = r.outcome.unwrap().upload_bytes_per_second.unwrap();
-    assert!((u / 20e6 - 1.0).abs() < 0.15, "HTTPS upload {u} B/s vs paced 20 MB/s");
+    assert!(
+        (u / 20e6 - 1.0).abs() < 0.15,
+        "HTTPS upload {u} B/s vs paced 20 MB/s"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -169,9 +226,19 @@ tests = ["latency"]
     let r = client.get(&url).send().await.unwrap();
     assert_eq!(r.status(), 401);
     assert!(r.headers().contains_key("www-authenticate"));
-    let r = client.get(&url).basic_auth("prometheus", Some("wrong")).send().await.unwrap();
+    let r = client
+        .get(&url)
+        .basic_auth("prometheus", Some("wrong"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
-    let r = client.get(&url).basic_auth("prometheus", Some("s3cret")).send().await.unwrap();
+    let r = client
+        .get(&url)
+        .basic_auth("prometheus", Some("s3cret"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let text = r.text().await.unwrap();
     assert!(text.contains(r#"probe_agent_info{region="R",site="S",latitude="1.5",longitude="2.5",isp="",version=""#), "{text}");

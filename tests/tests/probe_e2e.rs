@@ -74,7 +74,11 @@ impl Proc {
             if let Some(s) = self.child.try_wait().unwrap() {
                 return s;
             }
-            assert!(t0.elapsed() < within, "{} did not exit within {within:?}", self.name);
+            assert!(
+                t0.elapsed() < within,
+                "{} did not exit within {within:?}",
+                self.name
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -102,12 +106,22 @@ fn spawn_probe(name: &'static str, args: &[&str]) -> (Proc, SocketAddr) {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Minimal HTTP/1.1 request over a real socket; returns (status, headers, body).
-fn http(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String, String) {
-    try_http(addr, method, path, headers).unwrap_or_else(|e| panic!("{method} http://{addr}{path}: {e}"))
+fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (u16, String, String) {
+    try_http(addr, method, path, headers)
+        .unwrap_or_else(|e| panic!("{method} http://{addr}{path}: {e}"))
 }
 
 fn try_http(
@@ -118,7 +132,9 @@ fn try_http(
 ) -> std::io::Result<(u16, String, String)> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
     s.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: 0\r\n");
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: 0\r\n"
+    );
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -128,8 +144,15 @@ fn try_http(
     s.read_to_end(&mut raw)?;
     let text = String::from_utf8_lossy(&raw).to_string();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         dechunk(body)
     } else {
         body.to_string()
@@ -153,7 +176,9 @@ fn dechunk(mut s: &str) -> String {
 fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -161,7 +186,12 @@ fn urlencode(s: &str) -> String {
 
 /// Instant query against Prometheus's HTTP API: (labels, value) per series.
 fn prom_query(prom: SocketAddr, q: &str) -> Vec<(serde_json::Value, f64)> {
-    let Ok((200, _, body)) = try_http(prom, "GET", &format!("/api/v1/query?query={}", urlencode(q)), &[]) else {
+    let Ok((200, _, body)) = try_http(
+        prom,
+        "GET",
+        &format!("/api/v1/query?query={}", urlencode(q)),
+        &[],
+    ) else {
         return Vec::new();
     };
     let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
@@ -184,7 +214,10 @@ fn wait_for<T>(what: &str, within: Duration, mut f: impl FnMut() -> Option<T>) -
         if let Some(v) = f() {
             return v;
         }
-        assert!(t0.elapsed() < within, "timed out after {within:?} waiting for {what}");
+        assert!(
+            t0.elapsed() < within,
+            "timed out after {within:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(250));
     }
 }
@@ -259,11 +292,20 @@ fn prometheus_scrapes_agent_measuring_probe_serve() {
     let rate = 10_000_000.0;
     let (_server, server_addr) = spawn_probe(
         "probe serve",
-        &["serve", "--listen", "127.0.0.1:0", "--max-client-bytes-per-second", "10000000"],
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--max-client-bytes-per-second",
+            "10000000",
+        ],
     );
     let cfg_path = dir.path().join("agent.toml");
     write(&cfg_path, &agent_config(server_addr, "127.0.0.1:0"));
-    let (mut agent, agent_addr) = spawn_probe("probe agent", &["agent", "--config", cfg_path.to_str().unwrap()]);
+    let (mut agent, agent_addr) = spawn_probe(
+        "probe agent",
+        &["agent", "--config", cfg_path.to_str().unwrap()],
+    );
 
     let prom_port = free_port();
     let prom_addr: SocketAddr = format!("127.0.0.1:{prom_port}").parse().unwrap();
@@ -284,29 +326,52 @@ fn prometheus_scrapes_agent_measuring_probe_serve() {
         .stderr(Stdio::null())
         .spawn()
         .expect("starting prometheus");
-    let _prom = Proc { child: prom, name: "prometheus" };
+    let _prom = Proc {
+        child: prom,
+        name: "prometheus",
+    };
 
     // Wait until Prometheus has scraped download, upload and latency results.
     let series = |q: &str| prom_query(prom_addr, q);
-    let download = wait_for("download series in Prometheus", Duration::from_secs(90), || {
-        series("probe_download_bytes_per_second").into_iter().next()
-    });
-    let upload = wait_for("upload series in Prometheus", Duration::from_secs(60), || {
-        series("probe_upload_bytes_per_second").into_iter().next()
-    });
-    let latency = wait_for("latency series in Prometheus", Duration::from_secs(30), || {
-        series(r#"probe_latency_seconds{stat="median"}"#).into_iter().next()
-    });
+    let download = wait_for(
+        "download series in Prometheus",
+        Duration::from_secs(90),
+        || series("probe_download_bytes_per_second").into_iter().next(),
+    );
+    let upload = wait_for(
+        "upload series in Prometheus",
+        Duration::from_secs(60),
+        || series("probe_upload_bytes_per_second").into_iter().next(),
+    );
+    let latency = wait_for(
+        "latency series in Prometheus",
+        Duration::from_secs(30),
+        || {
+            series(r#"probe_latency_seconds{stat="median"}"#)
+                .into_iter()
+                .next()
+        },
+    );
     assert_eq!(download.0["target"], "loopback-server");
     assert_eq!(download.0["job"], "probe");
     let (d, u, l) = (download.1, upload.1, latency.1);
-    assert!((d / rate - 1.0).abs() < 0.15, "download {d} B/s vs paced {rate} B/s");
-    assert!((u / rate - 1.0).abs() < 0.15, "upload {u} B/s vs paced {rate} B/s");
+    assert!(
+        (d / rate - 1.0).abs() < 0.15,
+        "download {d} B/s vs paced {rate} B/s"
+    );
+    assert!(
+        (u / rate - 1.0).abs() < 0.15,
+        "upload {u} B/s vs paced {rate} B/s"
+    );
     assert!(l > 0.0 && l < 0.05, "idle loopback latency {l} s");
-    let ok = wait_for("probe_success for download/upload/latency", Duration::from_secs(30), || {
-        let s = series(r#"probe_success{test=~"download|upload|latency"}"#);
-        (s.len() == 3).then_some(s)
-    });
+    let ok = wait_for(
+        "probe_success for download/upload/latency",
+        Duration::from_secs(30),
+        || {
+            let s = series(r#"probe_success{test=~"download|upload|latency"}"#);
+            (s.len() == 3).then_some(s)
+        },
+    );
     assert!(ok.iter().all(|(_, v)| *v == 1.0), "{ok:?}");
     let info = series("probe_agent_info");
     assert_eq!(info.len(), 1);
@@ -318,7 +383,11 @@ fn prometheus_scrapes_agent_measuring_probe_serve() {
     // The exposition lints clean with promtool, in the classic text format.
     let (status, head, text) = http(agent_addr, "GET", "/metrics", &[]);
     assert_eq!(status, 200);
-    assert!(head.to_ascii_lowercase().contains("content-type: text/plain; version=0.0.4"), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: text/plain; version=0.0.4"),
+        "{head}"
+    );
     assert!(text.contains("probe_bytes_used_total{"), "{text}");
     let mut promtool = Command::new("promtool")
         .args(["check", "metrics"])
@@ -327,31 +396,62 @@ fn prometheus_scrapes_agent_measuring_probe_serve() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("starting promtool");
-    promtool.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    promtool
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
     let out = promtool.wait_with_output().unwrap();
-    let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success() && report.trim().is_empty(), "promtool check metrics: {report}\n{text}");
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && report.trim().is_empty(),
+        "promtool check metrics: {report}\n{text}"
+    );
 
     // OpenMetrics by content negotiation.
-    let (_, head, om) = http(agent_addr, "GET", "/metrics", &[("Accept", "application/openmetrics-text;version=1.0.0")]);
+    let (_, head, om) = http(
+        agent_addr,
+        "GET",
+        "/metrics",
+        &[("Accept", "application/openmetrics-text;version=1.0.0")],
+    );
     assert!(head.contains("application/openmetrics-text"), "{head}");
     assert!(om.trim_end().ends_with("# EOF"));
-    assert!(!om.contains("\nprobe_success{target=\"loopback-server\",test=\"download\"} 1 "), "no sample timestamps");
+    assert!(
+        !om.contains("\nprobe_success{target=\"loopback-server\",test=\"download\"} 1 "),
+        "no sample timestamps"
+    );
 
     // A bad config on SIGHUP keeps the running one and is reported.
     write(&cfg_path, "[agent]\nregion = \"\"\n");
     agent.signal("HUP");
-    wait_for("probe_config_last_reload_successful 0", Duration::from_secs(10), || {
-        let (_, _, m) = http(agent_addr, "GET", "/metrics", &[]);
-        m.contains("probe_config_last_reload_successful 0").then_some(())
-    });
+    wait_for(
+        "probe_config_last_reload_successful 0",
+        Duration::from_secs(10),
+        || {
+            let (_, _, m) = http(agent_addr, "GET", "/metrics", &[]);
+            m.contains("probe_config_last_reload_successful 0")
+                .then_some(())
+        },
+    );
     let (status, _, body) = http(agent_addr, "POST", "/-/reload", &[]);
     assert_eq!(status, 500);
-    assert!(body.contains("still running the previous configuration"), "{body}");
+    assert!(
+        body.contains("still running the previous configuration"),
+        "{body}"
+    );
     assert!(body.contains("missing field `site`"), "{body}");
     assert_eq!(http(agent_addr, "GET", "/-/healthy", &[]).0, 200);
     // A good config reloads over HTTP.
-    write(&cfg_path, &agent_config(server_addr, &agent_addr.to_string()));
+    write(
+        &cfg_path,
+        &agent_config(server_addr, &agent_addr.to_string()),
+    );
     let (status, _, body) = http(agent_addr, "POST", "/-/reload", &[]);
     assert_eq!(status, 200, "{body}");
     let (_, _, m) = http(agent_addr, "GET", "/metrics", &[]);
@@ -369,24 +469,47 @@ fn prometheus_scrapes_agent_measuring_probe_serve() {
 fn probe_run_json_against_probe_serve_and_librespeed_paths() {
     let (_server, addr) = spawn_probe(
         "probe serve",
-        &["serve", "--listen", "127.0.0.1:0", "--max-client-bytes-per-second", "20000000"],
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--max-client-bytes-per-second",
+            "20000000",
+        ],
     );
     let url = format!("http://{addr}/");
     for kind in ["probe", "librespeed"] {
         let out = Command::new(probe_bin())
-            .args(["run", "--server", &url, "--json", "--duration", "2s", "--grace", "0.5s", "--kind", kind])
+            .args([
+                "run",
+                "--server",
+                &url,
+                "--json",
+                "--duration",
+                "2s",
+                "--grace",
+                "0.5s",
+                "--kind",
+                kind,
+            ])
             .args(["--tests", "latency,download,upload"])
             .env("RUST_LOG", "error")
             .output()
             .unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "{kind}: exit {:?}: {text}", out.status);
+        assert!(
+            out.status.success(),
+            "{kind}: exit {:?}: {text}",
+            out.status
+        );
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["kind"], kind);
         let results = v["results"].as_array().unwrap();
         assert_eq!(results.len(), 3);
         let get = |test: &str, field: &str| {
-            results.iter().find(|r| r["test"] == test).unwrap()[field].as_f64().unwrap()
+            results.iter().find(|r| r["test"] == test).unwrap()[field]
+                .as_f64()
+                .unwrap()
         };
         let d = get("download", "download_bytes_per_second");
         let u = get("upload", "upload_bytes_per_second");
@@ -395,7 +518,9 @@ fn probe_run_json_against_probe_serve_and_librespeed_paths() {
         let tol = if kind == "probe" { 0.15 } else { 0.35 };
         assert!((u / 20e6 - 1.0).abs() < tol, "{kind} upload {u}");
         assert!(get("latency", "latency_median_seconds") < 0.05);
-        let receiver = results.iter().find(|r| r["test"] == "upload").unwrap()["upload_measured_at_receiver"].as_bool();
+        let receiver = results.iter().find(|r| r["test"] == "upload").unwrap()
+            ["upload_measured_at_receiver"]
+            .as_bool();
         assert_eq!(receiver, Some(kind == "probe"));
     }
     // The LibreSpeed getIP and garbage paths answer with and without `.php`.
@@ -408,8 +533,16 @@ fn probe_run_json_against_probe_serve_and_librespeed_paths() {
     for path in ["/garbage?ckSize=1", "/garbage.php?ckSize=1"] {
         let (status, head, body) = http(addr, "GET", path, &[]);
         assert_eq!(status, 200);
-        assert!(head.to_ascii_lowercase().contains("cache-control: no-store"), "{head}");
-        assert!(head.to_ascii_lowercase().contains("content-length: 1048576"), "{head}");
+        assert!(
+            head.to_ascii_lowercase()
+                .contains("cache-control: no-store"),
+            "{head}"
+        );
+        assert!(
+            head.to_ascii_lowercase()
+                .contains("content-length: 1048576"),
+            "{head}"
+        );
         assert!(!body.is_empty());
     }
     // A download larger than the per-request limit is refused.
@@ -421,27 +554,58 @@ fn probe_run_json_against_probe_serve_and_librespeed_paths() {
 #[test]
 fn exit_codes_are_as_documented() {
     let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../probes/tests/fixtures");
-    let code = |args: &[&str]| Command::new(probe_bin()).args(args).env("RUST_LOG", "off").output().unwrap();
-    let good = code(&["validate", fixtures.join("good_minimal.toml").to_str().unwrap()]);
+    let code = |args: &[&str]| {
+        Command::new(probe_bin())
+            .args(args)
+            .env("RUST_LOG", "off")
+            .output()
+            .unwrap()
+    };
+    let good = code(&[
+        "validate",
+        fixtures.join("good_minimal.toml").to_str().unwrap(),
+    ]);
     assert_eq!(good.status.code(), Some(0));
-    let bad = code(&["validate", fixtures.join("bad_many_problems.toml").to_str().unwrap()]);
+    let bad = code(&[
+        "validate",
+        fixtures.join("bad_many_problems.toml").to_str().unwrap(),
+    ]);
     assert_eq!(bad.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&bad.stderr);
-    assert_eq!(stderr.matches("\n  - ").count(), 4, "all problems at once: {stderr}");
+    assert_eq!(
+        stderr.matches("\n  - ").count(),
+        4,
+        "all problems at once: {stderr}"
+    );
     // Nothing listens on this port: the measurement fails with connection_refused.
     let port = free_port();
-    let refused = code(&["run", "--server", &format!("http://127.0.0.1:{port}/"), "--tests", "latency", "--json", "--kind", "probe"]);
+    let refused = code(&[
+        "run",
+        "--server",
+        &format!("http://127.0.0.1:{port}/"),
+        "--tests",
+        "latency",
+        "--json",
+        "--kind",
+        "probe",
+    ]);
     assert_eq!(refused.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&refused.stdout).unwrap();
     assert_eq!(v["results"][0]["reason"], "connection_refused");
-    assert_eq!(code(&["run", "--server", "not a url"]).status.code(), Some(2));
+    assert_eq!(
+        code(&["run", "--server", "not a url"]).status.code(),
+        Some(2)
+    );
     let missing = code(&["agent", "--config", "/nonexistent/agent.toml"]);
     assert_eq!(missing.status.code(), Some(2));
 }
 
 /// Runs `cmd args…`, panicking with its stderr on failure.
 fn sh(cmd: &str, args: &[&str]) -> String {
-    let out = Command::new(cmd).args(args).output().unwrap_or_else(|e| panic!("{cmd}: {e}"));
+    let out = Command::new(cmd)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd}: {e}"));
     assert!(
         out.status.success(),
         "{cmd} {}: {}",
@@ -468,15 +632,47 @@ impl NetnsPair {
             srv_if: format!("pv{id}s"),
             cli_if: format!("pv{id}c"),
         };
-        if !Command::new("ip").args(["netns", "add", &p.srv]).status().ok()?.success() {
+        if !Command::new("ip")
+            .args(["netns", "add", &p.srv])
+            .status()
+            .ok()?
+            .success()
+        {
             return None;
         }
         sh("ip", &["netns", "add", &p.cli]);
-        sh("ip", &["link", "add", &p.srv_if, "type", "veth", "peer", "name", &p.cli_if]);
+        sh(
+            "ip",
+            &[
+                "link", "add", &p.srv_if, "type", "veth", "peer", "name", &p.cli_if,
+            ],
+        );
         sh("ip", &["link", "set", &p.srv_if, "netns", &p.srv]);
         sh("ip", &["link", "set", &p.cli_if, "netns", &p.cli]);
-        sh("ip", &["-n", &p.srv, "addr", "add", "10.77.0.1/24", "dev", &p.srv_if]);
-        sh("ip", &["-n", &p.cli, "addr", "add", "10.77.0.2/24", "dev", &p.cli_if]);
+        sh(
+            "ip",
+            &[
+                "-n",
+                &p.srv,
+                "addr",
+                "add",
+                "10.77.0.1/24",
+                "dev",
+                &p.srv_if,
+            ],
+        );
+        sh(
+            "ip",
+            &[
+                "-n",
+                &p.cli,
+                "addr",
+                "add",
+                "10.77.0.2/24",
+                "dev",
+                &p.cli_if,
+            ],
+        );
         for (ns, dev) in [(&p.srv, &p.srv_if), (&p.cli, &p.cli_if)] {
             sh("ip", &["-n", ns, "link", "set", dev, "up"]);
             sh("ip", &["-n", ns, "link", "set", "lo", "up"]);
@@ -494,13 +690,20 @@ impl NetnsPair {
         let rate = format!("{mbit}mbit");
         let mut delayed = true;
         for (ns, dev) in [(&self.srv, &self.srv_if), (&self.cli, &self.cli_if)] {
-            let _ = Command::new("tc").args(["-n", ns, "qdisc", "del", "dev", dev, "root"]).output();
+            let _ = Command::new("tc")
+                .args(["-n", ns, "qdisc", "del", "dev", dev, "root"])
+                .output();
             sh(
                 "tc",
-                &["-n", ns, "qdisc", "add", "dev", dev, "root", "handle", "1:", "tbf", "rate", &rate, "burst", &burst, "limit", &limit],
+                &[
+                    "-n", ns, "qdisc", "add", "dev", dev, "root", "handle", "1:", "tbf", "rate",
+                    &rate, "burst", &burst, "limit", &limit,
+                ],
             );
             let netem = Command::new("tc")
-                .args(["-n", ns, "qdisc", "add", "dev", dev, "parent", "1:1", "handle", "10:", "netem"])
+                .args([
+                    "-n", ns, "qdisc", "add", "dev", dev, "parent", "1:1", "handle", "10:", "netem",
+                ])
                 .args(["delay", &format!("{one_way_ms}ms"), "limit", "100000"])
                 .output()
                 .map(|o| o.status.success())
@@ -536,7 +739,17 @@ fn iperf3(ns: &str, reverse: bool, secs: u64, omit: u64, streams: usize) -> f64 
     let secs = secs.to_string();
     let omit = omit.to_string();
     let streams = streams.to_string();
-    let mut args = vec!["netns", "exec", ns, "iperf3", "-c", "10.77.0.1", "-p", "5201", "-J"];
+    let mut args = vec![
+        "netns",
+        "exec",
+        ns,
+        "iperf3",
+        "-c",
+        "10.77.0.1",
+        "-p",
+        "5201",
+        "-J",
+    ];
     args.extend_from_slice(&["-t", &secs, "-O", &omit, "-P", &streams]);
     if reverse {
         args.push("-R");
@@ -545,7 +758,10 @@ fn iperf3(ns: &str, reverse: bool, secs: u64, omit: u64, streams: usize) -> f64 
         let out = Command::new("ip").args(&args).output().unwrap();
         if out.status.success() {
             let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-            return v["end"]["sum_received"]["bits_per_second"].as_f64().unwrap() / 8.0;
+            return v["end"]["sum_received"]["bits_per_second"]
+                .as_f64()
+                .unwrap()
+                / 8.0;
         }
         std::thread::sleep(Duration::from_millis(250)); // server not listening yet
     }
@@ -559,19 +775,33 @@ fn iperf3(ns: &str, reverse: bool, secs: u64, omit: u64, streams: usize) -> f64 
 /// netns`; skips with a message otherwise.
 #[test]
 fn shaped_link_accuracy_against_iperf3() {
-    let root = Command::new("id").arg("-u").output().map(|o| o.stdout == b"0\n").unwrap_or(false);
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout == b"0\n")
+        .unwrap_or(false);
     if !root {
         eprintln!("SKIPPED shaped_link_accuracy_against_iperf3: needs root for ip netns / tc");
         return;
     }
     let Some(link) = NetnsPair::create("acc") else {
-        eprintln!("SKIPPED shaped_link_accuracy_against_iperf3: `ip netns add` failed (no netns support)");
+        eprintln!(
+            "SKIPPED shaped_link_accuracy_against_iperf3: `ip netns add` failed (no netns support)"
+        );
         return;
     };
     let bin = probe_bin();
     let bin = bin.to_str().unwrap();
-    let _server = spawn_in_ns(&link.srv, "probe serve (netns)", &[bin, "serve", "--listen", "10.77.0.1:8080"]);
-    let _iperf = spawn_in_ns(&link.srv, "iperf3 -s (netns)", &["iperf3", "-s", "-p", "5201"]);
+    let _server = spawn_in_ns(
+        &link.srv,
+        "probe serve (netns)",
+        &[bin, "serve", "--listen", "10.77.0.1:8080"],
+    );
+    let _iperf = spawn_in_ns(
+        &link.srv,
+        "iperf3 -s (netns)",
+        &["iperf3", "-s", "-p", "5201"],
+    );
     let cases: [(u64, u64); 3] = [(20, 40), (100, 20), (500, 10)];
     let mut rows = Vec::new();
     let mut failures = Vec::new();
@@ -579,8 +809,28 @@ fn shaped_link_accuracy_against_iperf3() {
         let delayed = link.shape(mbit, one_way_ms);
         let capacity = mbit as f64 * 1e6 / 8.0 * 1448.0 / 1514.0;
         let out = Command::new("ip")
-            .args(["netns", "exec", &link.cli, bin, "run", "--server", "http://10.77.0.1:8080/", "--json"])
-            .args(["--tests", "download,upload", "--duration", "7s", "--grace", "2s", "--streams", "4", "--kind", "probe"])
+            .args([
+                "netns",
+                "exec",
+                &link.cli,
+                bin,
+                "run",
+                "--server",
+                "http://10.77.0.1:8080/",
+                "--json",
+            ])
+            .args([
+                "--tests",
+                "download,upload",
+                "--duration",
+                "7s",
+                "--grace",
+                "2s",
+                "--streams",
+                "4",
+                "--kind",
+                "probe",
+            ])
             .env("RUST_LOG", "error")
             .output()
             .unwrap();
@@ -588,12 +838,29 @@ fn shaped_link_accuracy_against_iperf3() {
         assert!(out.status.success(), "probe run at {mbit} Mbit/s: {text}");
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         let pick = |test: &str, f: &str| {
-            v["results"].as_array().unwrap().iter().find(|r| r["test"] == test).unwrap()[f].as_f64().unwrap()
+            v["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["test"] == test)
+                .unwrap()[f]
+                .as_f64()
+                .unwrap()
         };
-        let (down, up) = (pick("download", "download_bytes_per_second"), pick("upload", "upload_bytes_per_second"));
-        let (i_down, i_up) = (iperf3(&link.cli, true, 5, 2, 4), iperf3(&link.cli, false, 5, 2, 4));
+        let (down, up) = (
+            pick("download", "download_bytes_per_second"),
+            pick("upload", "upload_bytes_per_second"),
+        );
+        let (i_down, i_up) = (
+            iperf3(&link.cli, true, 5, 2, 4),
+            iperf3(&link.cli, false, 5, 2, 4),
+        );
         let err = |x: f64| (x / capacity - 1.0) * 100.0;
-        let rtt = if delayed { format!("{} ms", 2 * one_way_ms) } else { "~0.1 ms (no netem)".to_string() };
+        let rtt = if delayed {
+            format!("{} ms", 2 * one_way_ms)
+        } else {
+            "~0.1 ms (no netem)".to_string()
+        };
         rows.push(format!(
             "| {mbit} Mbit/s | {rtt} | {:.3} | {:.3} ({:+.1} %) | {:.3} ({:+.1} %) | {:.3} ({:+.1} %) | {:.3} ({:+.1} %) |",
             capacity / 1e6,
@@ -602,7 +869,12 @@ fn shaped_link_accuracy_against_iperf3() {
         ));
         for (what, x) in [("download", down), ("upload", up)] {
             if err(x).abs() > 5.0 {
-                failures.push(format!("{what} at {mbit} Mbit/s: {:.3} MB/s is {:+.1} % off capacity {:.3} MB/s", x / 1e6, err(x), capacity / 1e6));
+                failures.push(format!(
+                    "{what} at {mbit} Mbit/s: {:.3} MB/s is {:+.1} % off capacity {:.3} MB/s",
+                    x / 1e6,
+                    err(x),
+                    capacity / 1e6
+                ));
             }
         }
     }
@@ -611,5 +883,10 @@ fn shaped_link_accuracy_against_iperf3() {
     for r in &rows {
         println!("{r}");
     }
-    assert!(failures.is_empty(), "outside 5 %:\n{}\n{}", failures.join("\n"), rows.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "outside 5 %:\n{}\n{}",
+        failures.join("\n"),
+        rows.join("\n")
+    );
 }

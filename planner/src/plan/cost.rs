@@ -275,6 +275,10 @@ impl CostModel {
                 }
             }
         };
+        let mut backhaul = backhaul;
+        backhaul.capex = round2(backhaul.capex);
+        backhaul.opex_per_year = round2(backhaul.opex_per_year);
+        backhaul.alternative_cost = backhaul.alternative_cost.map(round2);
         let capex = tc.capex + backhaul.capex;
         let opex = tc.opex_per_year + backhaul.opex_per_year;
         SiteCost {

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use reqwest::header::RANGE;
 use tokio::task::JoinSet;
 
-use super::{is_stable, median, rate_after_grace, ProbeContext, ProbeFuture, ProbeOutput, Prober, TestKind};
+use super::{
+    is_stable, median, rate_after_grace, ProbeContext, ProbeFuture, ProbeOutput, Prober, TestKind,
+};
 use crate::endpoint::ServerKind;
 use crate::net::{check_status, read_bounded};
 use crate::reason::{FailureReason, ProbeError};
@@ -49,7 +51,10 @@ impl Shared {
             if n == 0 {
                 return 0;
             }
-            match self.reserved.compare_exchange(cur, cur + n, Ordering::Relaxed, Ordering::Relaxed) {
+            match self
+                .reserved
+                .compare_exchange(cur, cur + n, Ordering::Relaxed, Ordering::Relaxed)
+            {
                 Ok(_) => return n,
                 Err(v) => cur = v,
             }
@@ -109,7 +114,11 @@ async fn stream(
 
 /// Ping on a fresh connection while the link is loaded, appending `(time_since_start_s, rtt_s)`
 /// to `out`; the caller aborts the task when the download ends.
-async fn loaded_pings(ctx: ProbeContext, start: Instant, out: Arc<std::sync::Mutex<Vec<(f64, f64)>>>) {
+async fn loaded_pings(
+    ctx: ProbeContext,
+    start: Instant,
+    out: Arc<std::sync::Mutex<Vec<(f64, f64)>>>,
+) {
     let Ok((client, _, _)) = ctx.client().await else {
         return;
     };
@@ -125,7 +134,10 @@ async fn loaded_pings(ctx: ProbeContext, start: Instant, out: Arc<std::sync::Mut
             if v.len() >= 10_000 {
                 return;
             }
-            v.push((t0.duration_since(start).as_secs_f64(), t0.elapsed().as_secs_f64()));
+            v.push((
+                t0.duration_since(start).as_secs_f64(),
+                t0.elapsed().as_secs_f64(),
+            ));
         }
         tokio::time::sleep(LOADED_PING_EVERY).await;
     }
@@ -167,7 +179,9 @@ async fn run(ctx: &ProbeContext) -> Result<ProbeOutput, ProbeError> {
                 first_error.get_or_insert(e);
             }
         }
-        if b >= ctx.byte_cap || shared.reserved.load(Ordering::Relaxed) >= ctx.byte_cap && set.is_empty() {
+        if b >= ctx.byte_cap
+            || shared.reserved.load(Ordering::Relaxed) >= ctx.byte_cap && set.is_empty()
+        {
             cap_hit = true;
             break;
         }
@@ -190,7 +204,11 @@ async fn run(ctx: &ProbeContext) -> Result<ProbeOutput, ProbeError> {
             break;
         }
         if s.stop_when_stable && t >= grace_s + 3.0 {
-            let post: Vec<(f64, u64)> = samples.iter().copied().filter(|(ts, _)| *ts >= grace_s).collect();
+            let post: Vec<(f64, u64)> = samples
+                .iter()
+                .copied()
+                .filter(|(ts, _)| *ts >= grace_s)
+                .collect();
             if is_stable(&post, 0.5, 4, 0.03) {
                 break;
             }
@@ -209,7 +227,10 @@ async fn run(ctx: &ProbeContext) -> Result<ProbeOutput, ProbeError> {
         return Err(if cap_hit {
             ProbeError::new(
                 FailureReason::ByteCap,
-                format!("byte cap of {} bytes reached before the ramp-up ended", ctx.byte_cap),
+                format!(
+                    "byte cap of {} bytes reached before the ramp-up ended",
+                    ctx.byte_cap
+                ),
             )
         } else {
             ProbeError::new(
@@ -218,7 +239,11 @@ async fn run(ctx: &ProbeContext) -> Result<ProbeOutput, ProbeError> {
             )
         });
     };
-    let mut loaded: Vec<f64> = pings.iter().filter(|(t, _)| *t >= grace_s).map(|p| p.1).collect();
+    let mut loaded: Vec<f64> = pings
+        .iter()
+        .filter(|(t, _)| *t >= grace_s)
+        .map(|p| p.1)
+        .collect();
     if loaded.is_empty() {
         loaded = pings.iter().map(|p| p.1).collect();
     }

@@ -108,15 +108,26 @@ async fn run(ctx: &ProbeContext) -> Result<ProbeOutput, ProbeError> {
     };
     let connect_s = t.elapsed().as_secs_f64();
     let _ = tcp.set_nodelay(true);
-    let target = ctx.endpoints.download_url(s.http_bytes.min(ctx.byte_cap).max(1));
+    let target = ctx
+        .endpoints
+        .download_url(s.http_bytes.min(ctx.byte_cap).max(1));
     let host_header = match ctx.endpoints.base.port() {
         Some(p) => format!("{host}:{p}"),
         None => host.clone(),
     };
     let mut phases = vec![(Phase::Dns, dns_s), (Phase::Connect, connect_s)];
     let (ttfb, transfer) = if ctx.endpoints.base.scheme() == "https" {
-        let name = ServerName::try_from(host.trim_start_matches('[').trim_end_matches(']').to_string())
-            .map_err(|e| ProbeError::new(FailureReason::Tls, format!("bad TLS server name {host}: {e}")))?;
+        let name = ServerName::try_from(
+            host.trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string(),
+        )
+        .map_err(|e| {
+            ProbeError::new(
+                FailureReason::Tls,
+                format!("bad TLS server name {host}: {e}"),
+            )
+        })?;
         let connector = tokio_rustls::TlsConnector::from(ctx.tls.clone());
         let t = Instant::now();
         let tls = connector.connect(name, tcp).await.map_err(|e| {

@@ -63,7 +63,11 @@ async fn run(ctx: &ProbeContext) -> Result<ProbeOutput, ProbeError> {
     let mut rtts = Vec::with_capacity(s.samples);
     // One extra round trip first opens (and for HTTPS, handshakes) the kept-alive connection.
     for i in 0..=s.samples {
-        let req = if head { client.head(url.clone()) } else { client.get(url.clone()) };
+        let req = if head {
+            client.head(url.clone())
+        } else {
+            client.get(url.clone())
+        };
         let t0 = Instant::now();
         let mut resp = req
             .send()

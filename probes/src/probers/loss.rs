@@ -91,7 +91,11 @@ async fn run(ctx: &ProbeContext) -> Result<ProbeOutput, ProbeError> {
         }
     }
     if seen.is_empty() {
-        let reason = if refused { FailureReason::ConnectionRefused } else { FailureReason::Timeout };
+        let reason = if refused {
+            FailureReason::ConnectionRefused
+        } else {
+            FailureReason::Timeout
+        };
         return Err(ProbeError::new(
             reason,
             format!(

@@ -240,7 +240,8 @@ pub struct ProbeOutput {
 }
 
 /// Boxed future returned by probers (keeps the trait object-safe).
-pub type ProbeFuture<'a> = Pin<Box<dyn Future<Output = Result<ProbeOutput, ProbeError>> + Send + 'a>>;
+pub type ProbeFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<ProbeOutput, ProbeError>> + Send + 'a>>;
 
 /// One measurement protocol.
 pub trait Prober: Send + Sync + std::fmt::Debug {
@@ -331,7 +332,11 @@ mod tests {
         let s: Vec<(f64, u64)> = (0..=50)
             .map(|i| {
                 let t = i as f64 * 0.1;
-                let b = if t <= 1.0 { (t * 10.0) as u64 } else { 10 + ((t - 1.0) * 100.0).round() as u64 };
+                let b = if t <= 1.0 {
+                    (t * 10.0) as u64
+                } else {
+                    10 + ((t - 1.0) * 100.0).round() as u64
+                };
                 (t, b)
             })
             .collect();

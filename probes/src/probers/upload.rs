@@ -10,7 +10,9 @@ use bytes::Bytes;
 use rand::RngCore;
 use tokio::task::JoinSet;
 
-use super::{is_stable, rate_after_grace, ProbeContext, ProbeFuture, ProbeOutput, Prober, TestKind};
+use super::{
+    is_stable, rate_after_grace, ProbeContext, ProbeFuture, ProbeOutput, Prober, TestKind,
+};
 use crate::net::{check_status, read_bounded};
 use crate::reason::{FailureReason, ProbeError};
 use crate::serve::UploadReport;
@@ -57,7 +59,10 @@ impl Shared {
             if n == 0 {
                 return 0;
             }
-            match self.sent.compare_exchange(cur, cur + n, Ordering::Relaxed, Ordering::Relaxed) {
+            match self
+                .sent
+                .compare_exchange(cur, cur + n, Ordering::Relaxed, Ordering::Relaxed)
+            {
                 Ok(_) => return n,
                 Err(v) => cur = v,
             }
@@ -74,7 +79,9 @@ fn body(shared: Arc<Shared>, ctx: ProbeContext, limit: u64) -> reqwest::Body {
             if shared.stop.load(Ordering::Relaxed) || done >= limit {
                 return None;
             }
-            let want = (CHUNK_BYTES as u64).min(limit - done).min((payload().len() - off) as u64);
+            let want = (CHUNK_BYTES as u64)
+                .min(limit - done)
+                .min((payload().len() - off) as u64);
             let n = shared.take(want) as usize;
             if n == 0 {
                 return None;
@@ -99,7 +106,11 @@ async fn stream(
     let url = ctx.endpoints.upload_url();
     let mut reports = Vec::new();
     loop {
-        let limit = if receiver_reports { u64::MAX } else { FALLBACK_REQUEST_BYTES };
+        let limit = if receiver_reports {
+            u64::MAX
+        } else {
+            FALLBACK_REQUEST_BYTES
+        };
         let mut resp = client
             .post(url.clone())
             .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
@@ -133,7 +144,11 @@ fn bytes_at(samples: &[(f64, u64)], t: f64) -> f64 {
     for w in samples.windows(2) {
         let (a, b) = (w[0], w[1]);
         if t <= b.0 {
-            let f = if b.0 > a.0 { (t - a.0) / (b.0 - a.0) } else { 1.0 };
+            let f = if b.0 > a.0 {
+                (t - a.0) / (b.0 - a.0)
+            } else {
+                1.0
+            };
             return a.1 as f64 + f * (b.1 as f64 - a.1 as f64);
         }
     }
@@ -169,7 +184,12 @@ async fn run(ctx: &ProbeContext) -> Result<ProbeOutput, ProbeError> {
     let start = Instant::now();
     let mut set = JoinSet::new();
     for _ in 0..s.streams.max(1) {
-        set.spawn(stream(client.clone(), ctx.clone(), shared.clone(), receiver));
+        set.spawn(stream(
+            client.clone(),
+            ctx.clone(),
+            shared.clone(),
+            receiver,
+        ));
     }
     let grace_s = s.grace.as_secs_f64();
     let mut samples: Vec<(f64, u64)> = vec![(0.0, 0)];
@@ -212,7 +232,11 @@ async fn run(ctx: &ProbeContext) -> Result<ProbeOutput, ProbeError> {
             break;
         }
         if s.stop_when_stable && t >= grace_s + 3.0 {
-            let post: Vec<(f64, u64)> = samples.iter().copied().filter(|(ts, _)| *ts >= grace_s).collect();
+            let post: Vec<(f64, u64)> = samples
+                .iter()
+                .copied()
+                .filter(|(ts, _)| *ts >= grace_s)
+                .collect();
             if is_stable(&post, 0.5, 4, 0.03) {
                 break;
             }
@@ -251,10 +275,16 @@ async fn run(ctx: &ProbeContext) -> Result<ProbeOutput, ProbeError> {
         return Err(if shared.sent.load(Ordering::Relaxed) >= ctx.byte_cap {
             ProbeError::new(
                 FailureReason::ByteCap,
-                format!("byte cap of {} bytes reached before the ramp-up ended", ctx.byte_cap),
+                format!(
+                    "byte cap of {} bytes reached before the ramp-up ended",
+                    ctx.byte_cap
+                ),
             )
         } else {
-            ProbeError::new(FailureReason::Protocol, "upload ended before a measurement window after the ramp-up")
+            ProbeError::new(
+                FailureReason::Protocol,
+                "upload ended before a measurement window after the ramp-up",
+            )
         });
     };
     Ok(ProbeOutput {
@@ -275,7 +305,9 @@ mod tests {
             bytes: 500,
             first_byte_s: t0,
             last_byte_s: t0 + 10.0,
-            samples: (0..=10).map(|i| (t0 + i as f64, if i == 0 { 0 } else { 50 * i as u64 })).collect(),
+            samples: (0..=10)
+                .map(|i| (t0 + i as f64, if i == 0 { 0 } else { 50 * i as u64 }))
+                .collect(),
         };
         let r = receiver_rate(&[mk(100.0), mk(100.2)], 2.0).unwrap();
         assert!((r - 100.0).abs() < 1.0, "{r}");

@@ -23,6 +23,15 @@ pub struct AreaPath {
 ///
 /// # Units
 /// Heights and distance in metres, frequency in MHz, percentages 0..100 exclusive; loss in dB.
+///
+/// ```
+/// use planner::propagation::itm::{area, AreaPath, ItmConfig, SitingCriteria};
+/// let params = ItmConfig::default().params(30.0, 1.5, 900.0);
+/// let hills = AreaPath { distance_m: 20_000.0, delta_h_m: 90.0, siting: [SitingCriteria::Careful, SitingCriteria::Random] };
+/// let plains = AreaPath { delta_h_m: 10.0, ..hills };
+/// // Rougher terrain costs more on this beyond-the-horizon path.
+/// assert!(area(&params, &hills).unwrap().loss_db > area(&params, &plains).unwrap().loss_db);
+/// ```
 pub fn area(p: &ItmParams, path: &AreaPath) -> Result<ItmOutput, ItmError> {
     let mut warnings = WarningSet::default();
     validate_common(p, &mut warnings)?;

@@ -90,6 +90,17 @@ fn system_height_m(z: &[f64]) -> f64 {
 ///
 /// # Allocation
 /// None: the profile is borrowed and all intermediate arrays are fixed-size.
+///
+/// ```
+/// use planner::propagation::itm::{point_to_point, ItmConfig, ItmMode, Profile};
+/// // 30 m mast to a 1.5 m handset at 900 MHz, median time/location/situation.
+/// let params = ItmConfig::default().params(30.0, 1.5, 900.0);
+/// let ground_m = vec![120.0; 101]; // flat ground, 100 intervals over 10 km
+/// let out = point_to_point(&params, Profile::over_distance(&ground_m, 10_000.0)).unwrap();
+/// assert_eq!(out.mode, ItmMode::LineOfSight);
+/// assert!(out.loss_db > out.free_space_db); // ground reflection and roughness add loss
+/// assert!(out.warnings.is_empty());
+/// ```
 pub fn point_to_point(p: &ItmParams, profile: Profile<'_>) -> Result<ItmOutput, ItmError> {
     let mut warnings = WarningSet::default();
     validate_common(p, &mut warnings)?;
