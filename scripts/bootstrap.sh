@@ -12,6 +12,9 @@ PACKAGES=(
   prometheus iperf3 iproute2 chromium python3-geopandas
   # GeoPandas 0.12 needs rtree (libspatialindex) for sjoin's spatial index (bench comparison)
   python3-rtree
+  # SPLAT! 1.4 (Longley-Rice ITM / ITWOM): the peer the ITM comparison test (planner/tests/
+  # splat_compare.rs) and BENCHMARKS.md run on the same path
+  splat
   # misc tools used by tests and scripts
   curl ca-certificates sqlite3
 )

@@ -18,7 +18,13 @@ use crate::summary::{self, DatasetSummary};
 /// Version of the analysis JSON schema (docs/analyze-json.md); bumped on breaking changes.
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// Builds the propagation model from the `[model]` table, or from `name_override` (`--model`).
+/// Model used when neither `--model` nor a `[model]` table is given: Okumura-Hata with the
+/// open-area correction, the usual empirical model for rural macro cells. Free space would put
+/// every site's reach at tens of kilometres and overstate coverage.
+pub const DEFAULT_MODEL: &str = "hata_open";
+
+/// Builds the propagation model from the `[model]` table, or from `name_override` (`--model`);
+/// [`DEFAULT_MODEL`] when neither is given.
 pub fn model_from_config(
     table: Option<&toml::Value>,
     name_override: Option<&str>,
@@ -29,7 +35,7 @@ pub fn model_from_config(
             .clone()
             .try_into::<ModelConfig>()
             .context("invalid [model] table")?,
-        (None, None) => ModelConfig::default(),
+        (None, None) => ModelConfig::from_name(DEFAULT_MODEL),
     };
     build_model(&cfg).map_err(|e| anyhow::anyhow!("{e}"))
 }
@@ -163,7 +169,8 @@ fn dataset_bbox(ds: &Dataset) -> Option<[f64; 4]> {
 /// `opts.threads` / `analysis.threads` workers (all cores by default).
 pub fn run(ds: &Dataset, cfg: &PlannerConfig, opts: &RunOptions) -> anyhow::Result<Analysis> {
     let threads = opts.threads.or(cfg.analysis.threads);
-    coverage::with_threads(threads, || run_in_pool(ds, cfg, opts)).context("cannot start worker threads")?
+    coverage::with_threads(threads, || run_in_pool(ds, cfg, opts))
+        .context("cannot start worker threads")?
 }
 
 fn run_in_pool(ds: &Dataset, cfg: &PlannerConfig, opts: &RunOptions) -> anyhow::Result<Analysis> {

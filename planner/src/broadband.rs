@@ -134,7 +134,12 @@ impl BroadbandConfig {
             ));
         }
         let r = &self.reach_km;
-        for (k, v) in [("ftth", r.ftth), ("dsl", r.dsl), ("docsis", r.docsis), ("fwa", r.fwa)] {
+        for (k, v) in [
+            ("ftth", r.ftth),
+            ("dsl", r.dsl),
+            ("docsis", r.docsis),
+            ("fwa", r.fwa),
+        ] {
             if !(v.is_finite() && v >= 0.0) {
                 p.push(format!("broadband.reach_km.{k} = {v} must be ≥ 0 km"));
             }
@@ -152,7 +157,9 @@ impl BroadbandConfig {
             ("new_node_capex", c.new_node_capex),
         ] {
             if !(v.is_finite() && v >= 0.0) {
-                p.push(format!("broadband.cost.{k} = {v} must be a finite number ≥ 0"));
+                p.push(format!(
+                    "broadband.cost.{k} = {v} must be a finite number ≥ 0"
+                ));
             }
         }
         for t in &self.fibre_node_technologies {
@@ -313,7 +320,10 @@ impl RoadGraph {
     }
 
     /// Multi-source Dijkstra: distance (m) and predecessor per vertex, and which source reached it.
-    pub fn from_sources(&self, sources: &[(usize, f64, usize)]) -> (Vec<f64>, Vec<usize>, Vec<usize>) {
+    pub fn from_sources(
+        &self,
+        sources: &[(usize, f64, usize)],
+    ) -> (Vec<f64>, Vec<usize>, Vec<usize>) {
         let n = self.points.len();
         let mut dist = vec![f64::INFINITY; n];
         let mut pred = vec![usize::MAX; n];
@@ -351,9 +361,14 @@ pub fn analyze(ds: &Dataset, cfg: &BroadbandConfig) -> Broadband {
         .map(|i| locator.settlement_region(i))
         .collect();
     let max_reach_m = 1000.0
-        * [cfg.reach_km.ftth, cfg.reach_km.dsl, cfg.reach_km.docsis, cfg.reach_km.fwa]
-            .into_iter()
-            .fold(0.0, f64::max);
+        * [
+            cfg.reach_km.ftth,
+            cfg.reach_km.dsl,
+            cfg.reach_km.docsis,
+            cfg.reach_km.fwa,
+        ]
+        .into_iter()
+        .fold(0.0, f64::max);
     let node_index = PointIndex::new(
         &ds.fixed_nodes
             .iter()
@@ -574,10 +589,10 @@ mod tests {
     fn dataset() -> Dataset {
         Dataset {
             settlements: vec![
-                settlement("near", 0.05, 900, None),        // 5.6 km from the OLT: FTTH reach
+                settlement("near", 0.05, 900, None), // 5.6 km from the OLT: FTTH reach
                 settlement("dsl-only", 1.03, 450, Some(200)), // 3.3 km from the DSLAM
-                settlement("far-road", 0.5, 4500, None),     // 55 km: unserved, road exists
-                settlement("far-noroad", -0.6, 90, None),    // unserved, no road nearby
+                settlement("far-road", 0.5, 4500, None), // 55 km: unserved, road exists
+                settlement("far-noroad", -0.6, 90, None), // unserved, no road nearby
             ],
             fixed_nodes: vec![
                 FixedNode {
@@ -632,7 +647,11 @@ mod tests {
         assert_eq!(s[2].fibre_method, Some(FibreMethod::Road));
         let road_km = s[2].fibre_km.unwrap();
         let leg = geodesic_distance_m((0.0, 0.0), (0.25, 0.1)) / 1000.0;
-        assert!((road_km - 2.0 * leg).abs() < 0.01, "{road_km} vs {}", 2.0 * leg);
+        assert!(
+            (road_km - 2.0 * leg).abs() < 0.01,
+            "{road_km} vs {}",
+            2.0 * leg
+        );
         assert!(road_km > geodesic_distance_m((0.0, 0.0), (0.5, 0.0)) / 1000.0);
         assert_eq!(s[2].fibre_route.len(), 5);
         assert_eq!(s[3].fibre_method, Some(FibreMethod::Straight));
@@ -659,7 +678,10 @@ mod tests {
         };
         let p = c.problems();
         assert_eq!(p.len(), 3, "{p:?}");
-        assert_eq!(p[0], "broadband.household_size = 0 must be at least 1 person");
+        assert_eq!(
+            p[0],
+            "broadband.household_size = 0 must be at least 1 person"
+        );
         assert!(p[1].starts_with("broadband.take_up = 1.5 must be a share in [0, 1]"));
         assert!(p[2].contains("`smoke` is not a fixed technology"));
         let e = BroadbandConfig::from_table(Some(&toml::from_str("takeup = 0.5").unwrap()))

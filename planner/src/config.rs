@@ -6,8 +6,8 @@
 //! [inputs]
 //! embedded = "uzbekistan"        # or a [inputs.sources] table (geodata sources)
 //!
-//! [model]                        # propagation model, see `planner analyze --help`
-//! name = "free_space"
+//! [model]                        # propagation model (default hata_open), see
+//! model = "free_space"           # `planner analyze --help` and propagation::registry
 //!
 //! [budget]                       # link budget (planner::budget::BudgetConfig)
 //! thresholds_dbm = { 2g = -104.0, 3g = -105.0, 4g = -110.0, 5g = -110.0 }

@@ -20,7 +20,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::geo::{bearing_deg, geodesic_distance_m, interpolate, PointIndex, EARTH_RADIUS_M};
+use crate::geo::{
+    geodesic_distance_m, interpolate, spherical_bearing_deg, PointIndex, EARTH_RADIUS_M,
+};
 use crate::propagation::{Link, PropagationModel};
 
 /// Index of a technology in per-technology arrays (`2g` = 0 … `5g` = 3).
@@ -644,7 +646,7 @@ impl<'a> Engine<'a> {
                     (site_ground_m, target_ground_m) = (zs, zt);
                 }
             }
-            let bearing = bearing_deg((site.lon, site.lat), (t.lon, t.lat));
+            let bearing = spherical_bearing_deg((site.lon, site.lat), (t.lon, t.lat));
             // Depression angle below the horizon at the site, with Earth curvature (k-factor).
             let drop_m = (site_ground_m + site.height_m)
                 - (target_ground_m + self.settings.rx_height_m)

@@ -69,6 +69,22 @@ pub fn bearing_deg(from: (f64, f64), to: (f64, f64)) -> f64 {
     }
 }
 
+/// Initial bearing on the mean sphere, degrees clockwise from north in [0, 360). Within ~0.2° of
+/// the ellipsoidal bearing and several times cheaper; used where it only steers an antenna
+/// pattern.
+pub fn spherical_bearing_deg(from: (f64, f64), to: (f64, f64)) -> f64 {
+    let (lat1, lat2) = (from.1.to_radians(), to.1.to_radians());
+    let dlon = (to.0 - from.0).to_radians();
+    let y = dlon.sin() * lat2.cos();
+    let x = lat1.cos() * lat2.sin() - lat1.sin() * lat2.cos() * dlon.cos();
+    let b = y.atan2(x).to_degrees().rem_euclid(360.0);
+    if b >= 360.0 {
+        0.0
+    } else {
+        b
+    }
+}
+
 /// Geodesic length of a lon/lat polyline, metres.
 pub fn line_length_m(coords: &[geo_types::Coord<f64>]) -> f64 {
     coords
@@ -218,6 +234,20 @@ mod tests {
         assert!((bearing_deg((1.0, 0.0), (0.0, 0.0)) - 270.0).abs() < 1e-9);
         // Eastwards across the antimeridian.
         assert!((bearing_deg((179.9, 0.0), (-179.9, 0.0)) - 90.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn spherical_bearing_is_close_to_the_geodesic_one() {
+        for (a, b) in [
+            ((69.2, 41.3), (66.9, 39.6)),
+            ((179.9, 10.0), (-179.8, 10.3)),
+            ((24.9, 60.2), (30.3, 59.9)),
+            ((0.0, 0.0), (0.3, -0.2)),
+        ] {
+            let d =
+                (spherical_bearing_deg(a, b) - bearing_deg(a, b) + 180.0).rem_euclid(360.0) - 180.0;
+            assert!(d.abs() < 0.3, "{a:?} → {b:?}: {d}");
+        }
     }
 
     #[test]

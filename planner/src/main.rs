@@ -37,11 +37,14 @@ enum Command {
     /// Site plan: greedy maximal covering of the gaps, with costs and a coverage curve.
     #[command(after_help = EXIT_CODES)]
     Plan(planner::plan::PlanArgs),
+    /// Write DIR/report.html (self-contained, offline) and DIR/coverage.gpkg (every layer).
+    #[command(after_help = EXIT_CODES)]
+    Report(planner::report::ReportArgs),
 }
 
 #[derive(Args, Debug)]
 struct AnalyzeArgs {
-    /// Planner config file (TOML); default: embedded dataset, free-space model.
+    /// Planner config file (TOML); default: embedded dataset, hata_open model, default budget.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Write summary.json, CSV tables, GeoJSON layers (and coverage.tif with a grid) here.
@@ -106,9 +109,30 @@ fn run(cli: Cli) -> Result<ExitCode, Exit> {
         Command::Analyze(a) => run_analyze(a),
         Command::Validate(v) => run_validate(v),
         Command::Link(l) => run_link(l),
+        Command::Report(r) => planner::report::run(&r)
+            .map(|()| ExitCode::SUCCESS)
+            .map_err(|e| {
+                Exit(
+                    if e.is::<planner::output::OutputError>() {
+                        3
+                    } else {
+                        2
+                    },
+                    e,
+                )
+            }),
         Command::Plan(p) => planner::plan::run(&p)
             .map(|()| ExitCode::SUCCESS)
-            .map_err(|e| Exit(if e.is::<planner::output::OutputError>() { 3 } else { 2 }, e)),
+            .map_err(|e| {
+                Exit(
+                    if e.is::<planner::output::OutputError>() {
+                        3
+                    } else {
+                        2
+                    },
+                    e,
+                )
+            }),
     }
 }
 

@@ -369,10 +369,17 @@ fn outputs_include_a_coverage_geotiff_readable_by_gdal() {
     let grid = a.targets.grid.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let report = analyze::report_json(&a.dataset, Some(&a));
-    let written = planner::output::write_all(dir.path(), &ds, &a, &report, true, true, true).unwrap();
+    let written =
+        planner::output::write_all(dir.path(), &ds, &a, &report, true, true, true).unwrap();
     assert_eq!(written.len(), 7, "{written:?}");
-    let names: Vec<String> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
-    assert!(names.iter().all(|n| !n.starts_with('.')), "temporary files left: {names:?}");
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.iter().all(|n| !n.starts_with('.')),
+        "temporary files left: {names:?}"
+    );
 
     let tif = gdal::Dataset::open(dir.path().join("coverage.tif")).unwrap();
     assert_eq!(tif.raster_size(), (grid.cols as usize, grid.rows as usize));
@@ -381,7 +388,10 @@ fn outputs_include_a_coverage_geotiff_readable_by_gdal() {
     let band = |i: usize| {
         let b = tif.rasterband(i).unwrap();
         assert_eq!(b.no_data_value(), Some(-9999.0));
-        b.read_as::<f32>((0, 0), tif.raster_size(), tif.raster_size(), None).unwrap().data().to_vec()
+        b.read_as::<f32>((0, 0), tif.raster_size(), tif.raster_size(), None)
+            .unwrap()
+            .data()
+            .to_vec()
     };
     // No 2G or 5G cell anywhere: those bands are all no-data.
     assert!(band(1).iter().all(|&v| v == -9999.0));
@@ -391,7 +401,10 @@ fn outputs_include_a_coverage_geotiff_readable_by_gdal() {
     let g4 = band(3);
     let gt = tif.geo_transform().unwrap();
     let at = |lon: f64, lat: f64| {
-        let (c, r) = (((lon - gt[0]) / gt[1]) as usize, ((lat - gt[3]) / gt[5]) as usize);
+        let (c, r) = (
+            ((lon - gt[0]) / gt[1]) as usize,
+            ((lat - gt[3]) / gt[5]) as usize,
+        );
         g4[r * grid.cols as usize + c]
     };
     assert!(at(10.02, 0.0) > -80.0, "{}", at(10.02, 0.0));
@@ -399,6 +412,8 @@ fn outputs_include_a_coverage_geotiff_readable_by_gdal() {
     assert!(east == -9999.0 || east < -110.0, "{east}");
     // The grid values are the engine's own best-server levels.
     let first_grid = a.targets.items.len() - (grid.cols * grid.rows) as usize;
-    let expect = a.coverage.per_target[first_grid].best[2].map(|s| s.rx_dbm as f32).unwrap_or(-9999.0);
+    let expect = a.coverage.per_target[first_grid].best[2]
+        .map(|s| s.rx_dbm as f32)
+        .unwrap_or(-9999.0);
     assert_eq!(g4[0], expect);
 }

@@ -26,7 +26,10 @@ fn plan_reaches_the_configured_settlement_target() {
     let after = &j["coverage_after"]["mobile_internet"];
     let b = before["settlements_covered_pct"].as_f64().unwrap();
     let a = after["settlements_covered_pct"].as_f64().unwrap();
-    assert!(b < target, "the embedded data starts below the target ({b} %)");
+    assert!(
+        b < target,
+        "the embedded data starts below the target ({b} %)"
+    );
     assert!(a >= target, "after the plan: {a} % < {target} %");
     assert!(j["targets_met"].as_bool().unwrap());
     assert!(
@@ -35,16 +38,14 @@ fn plan_reaches_the_configured_settlement_target() {
     );
     // Same shape as `planner analyze --json`'s coverage object, produced by the same code.
     let analysis = planner::analyze::run(&ds, &cfg, &Default::default()).unwrap();
-    let ref_cov = planner::analyze::report_json(&analysis.dataset, Some(&analysis))["coverage"].clone();
-    let keys = |v: &serde_json::Value| {
-        v.as_object()
-            .unwrap()
-            .keys()
-            .cloned()
-            .collect::<Vec<_>>()
-    };
+    let ref_cov =
+        planner::analyze::report_json(&analysis.dataset, Some(&analysis))["coverage"].clone();
+    let keys = |v: &serde_json::Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
     assert_eq!(keys(&j["coverage_before"]), keys(&ref_cov));
-    assert_eq!(j["coverage_before"], ref_cov, "before = a plain analysis of the same data");
+    assert_eq!(
+        j["coverage_before"], ref_cov,
+        "before = a plain analysis of the same data"
+    );
     for svc in ["2g", "3g", "4g", "5g", "mobile_internet"] {
         assert_eq!(keys(&j["coverage_after"][svc]), keys(&ref_cov[svc]));
     }
@@ -55,8 +56,22 @@ fn plan_reaches_the_configured_settlement_target() {
     let mut cum = 0.0;
     for (k, s) in sites.iter().enumerate() {
         assert_eq!(s["rank"].as_u64().unwrap() as usize, k + 1);
-        for f in ["id", "lon", "lat", "type", "cost", "capex", "opex", "backhaul", "marginal_gain"] {
-            let present = if f == "opex" { s.get("opex_per_year").is_some() } else { s.get(f).is_some() };
+        for f in [
+            "id",
+            "lon",
+            "lat",
+            "type",
+            "cost",
+            "capex",
+            "opex",
+            "backhaul",
+            "marginal_gain",
+        ] {
+            let present = if f == "opex" {
+                s.get("opex_per_year").is_some()
+            } else {
+                s.get(f).is_some()
+            };
             assert!(present, "site lacks `{f}`: {s}");
         }
         let cost = s["cost"].as_f64().unwrap();
@@ -99,10 +114,17 @@ fn plan_reaches_the_configured_settlement_target() {
 #[test]
 fn plan_config_rejections_are_all_reported() {
     let text = "[plan]\nroad_spacing_m = 0\nrank = \"cheapest\"\n";
-    let e = PlannerConfig::parse(text, Path::new("p.toml")).unwrap_err().to_string();
-    assert!(e.contains("plan: unknown variant `cheapest`, expected `gain` or `gain_per_cost`"), "{e}");
+    let e = PlannerConfig::parse(text, Path::new("p.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("plan: unknown variant `cheapest`, expected `gain` or `gain_per_cost`"),
+        "{e}"
+    );
     let text = "[plan]\nroad_spacing_m = 0\nbudget = -5.0\n[plan.targets]\nsettlements_pct = 101\n[plan.weights]\npopulation = -1\n[broadband]\ntake_up = 2\n";
-    let e = PlannerConfig::parse(text, Path::new("p.toml")).unwrap_err().to_string();
+    let e = PlannerConfig::parse(text, Path::new("p.toml"))
+        .unwrap_err()
+        .to_string();
     for m in [
         "config p.toml has 5 problem(s)",
         "plan.road_spacing_m = 0 must be at least 1 metre",
@@ -119,12 +141,26 @@ fn plan_config_rejections_are_all_reported() {
 fn user_candidate_list_errors_name_file_line_and_field() {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("cands.csv");
-    std::fs::write(&csv, "id,lon,lat,type\nt1,69.2,41.3,tower_sharing\nt2,69.3,,rooftop\n").unwrap();
+    std::fs::write(
+        &csv,
+        "id,lon,lat,type\nt1,69.2,41.3,tower_sharing\nt2,69.3,,rooftop\n",
+    )
+    .unwrap();
     let mut cfg = config();
-    cfg.plan = Some(toml::from_str(&format!("candidates_csv = {:?}", csv.display().to_string())).unwrap());
+    cfg.plan =
+        Some(toml::from_str(&format!("candidates_csv = {:?}", csv.display().to_string())).unwrap());
     let ds = geodata::embedded::uzbekistan().unwrap();
     let e = plan::prepare(&ds, &cfg, dir.path(), &PlanOptions::default()).unwrap_err();
     let msg = format!("{e:#}");
-    assert!(msg.contains(&format!("candidate list {} has 1 problem(s)", csv.display())), "{msg}");
-    assert!(msg.contains("line 3: field `lat` = `` must be a number in [-90, 90]"), "{msg}");
+    assert!(
+        msg.contains(&format!(
+            "candidate list {} has 1 problem(s)",
+            csv.display()
+        )),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("line 3: field `lat` = `` must be a number in [-90, 90]"),
+        "{msg}"
+    );
 }

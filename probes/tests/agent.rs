@@ -54,7 +54,13 @@ tests = ["latency"]
     )
 }
 
-async fn start(text: &str) -> (probes::agent::RunningAgent, tokio::sync::oneshot::Sender<()>, tempfile::TempDir) {
+async fn start(
+    text: &str,
+) -> (
+    probes::agent::RunningAgent,
+    tokio::sync::oneshot::Sender<()>,
+    tempfile::TempDir,
+) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("agent.toml");
     std::fs::write(&path, text).unwrap();
@@ -73,7 +79,10 @@ async fn heavy_tests_run_one_at_a_time() {
     let (agent, tx, _dir) = start(&config(server, 1_000_000_000)).await;
     let cfg = agent.state.config();
     let target = cfg.targets[0].clone();
-    let (d, u) = (cfg.tests[&TestKind::Download].clone(), cfg.tests[&TestKind::Upload].clone());
+    let (d, u) = (
+        cfg.tests[&TestKind::Download].clone(),
+        cfg.tests[&TestKind::Upload].clone(),
+    );
     let st = agent.state.clone();
     let (a, b, c) = tokio::join!(
         st.run_once(&target, TestKind::Download, &d),
@@ -84,7 +93,10 @@ async fn heavy_tests_run_one_at_a_time() {
         .iter()
         .map(|r| {
             assert!(r.success(), "{:?}", r.outcome);
-            (r.started_unix_seconds, r.started_unix_seconds + r.duration_seconds)
+            (
+                r.started_unix_seconds,
+                r.started_unix_seconds + r.duration_seconds,
+            )
         })
         .collect();
     spans.sort_by(|x, y| x.0.total_cmp(&y.0));
@@ -105,19 +117,41 @@ async fn data_budget_stops_runs_before_it_is_exceeded() {
     let d = cfg.tests[&TestKind::Download].clone();
     let first = agent.state.run_once(&target, TestKind::Download, &d).await;
     assert!(first.success(), "{:?}", first.outcome);
-    assert!(first.bytes_used > 5_000_000 && first.bytes_used <= 20_000_000, "{}", first.bytes_used);
+    assert!(
+        first.bytes_used > 5_000_000 && first.bytes_used <= 20_000_000,
+        "{}",
+        first.bytes_used
+    );
     let second = agent.state.run_once(&target, TestKind::Download, &d).await;
     assert_eq!(second.result_label(), "budget_exhausted");
     assert_eq!(second.bytes_used, 0);
     assert!(agent.state.budget_remaining() < 20_000_000);
-    let text = reqwest::get(format!("http://{}/metrics", agent.addr)).await.unwrap().text().await.unwrap();
-    assert!(text.contains(r#"probe_failure_reason{target="srv",test="download",reason="budget_exhausted"} 1"#), "{text}");
-    assert!(text.contains(r#"probe_runs_total{target="srv",test="download",result="success"} 1"#), "{text}");
+    let text = reqwest::get(format!("http://{}/metrics", agent.addr))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains(
+            r#"probe_failure_reason{target="srv",test="download",reason="budget_exhausted"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"probe_runs_total{target="srv",test="download",result="success"} 1"#),
+        "{text}"
+    );
     let remaining = 30_000_000 - first.bytes_used;
-    let (_, rest) = text.split_once("probe_data_budget_remaining_bytes ").unwrap();
+    let (_, rest) = text
+        .split_once("\nprobe_data_budget_remaining_bytes ")
+        .unwrap();
     let shown: f64 = rest.split_whitespace().next().unwrap().parse().unwrap();
     // Light scheduled runs (latency) may have used a few bytes meanwhile.
-    assert!(shown <= remaining as f64 && shown > remaining as f64 - 1e5, "{shown} vs {remaining}");
+    assert!(
+        shown <= remaining as f64 && shown > remaining as f64 - 1e5,
+        "{shown} vs {remaining}"
+    );
     tokio::time::sleep(Duration::from_millis(10)).await;
     tx.send(()).unwrap();
     agent.wait().await.unwrap();

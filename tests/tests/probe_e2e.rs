@@ -287,6 +287,7 @@ fn prometheus_scrapes_agent_measuring_probe_serve() {
     if !Path::new("/usr/bin/prometheus").exists() {
         panic!("/usr/bin/prometheus is missing: install Debian's prometheus package (scripts/bootstrap.sh)");
     }
+    let _serial = serial();
     let dir = tempfile::tempdir().unwrap();
     // The server paces each client to 10 MB/s so the expected figure is known on loopback.
     let rate = 10_000_000.0;
@@ -467,6 +468,7 @@ fn prometheus_scrapes_agent_measuring_probe_serve() {
 /// LibreSpeed-compatible paths.
 #[test]
 fn probe_run_json_against_probe_serve_and_librespeed_paths() {
+    let _serial = serial();
     let (_server, addr) = spawn_probe(
         "probe serve",
         &[
@@ -735,20 +737,12 @@ fn spawn_in_ns(ns: &str, name: &'static str, args: &[&str]) -> Proc {
 }
 
 /// iperf3 receiver-side goodput in bytes/s (`reverse` = server sends, i.e. download).
-fn iperf3(ns: &str, reverse: bool, secs: u64, omit: u64, streams: usize) -> f64 {
+fn iperf3(ns: &str, server_ip: &str, reverse: bool, secs: u64, omit: u64, streams: usize) -> f64 {
     let secs = secs.to_string();
     let omit = omit.to_string();
     let streams = streams.to_string();
     let mut args = vec![
-        "netns",
-        "exec",
-        ns,
-        "iperf3",
-        "-c",
-        "10.77.0.1",
-        "-p",
-        "5201",
-        "-J",
+        "netns", "exec", ns, "iperf3", "-c", server_ip, "-p", "5201", "-J",
     ];
     args.extend_from_slice(&["-t", &secs, "-O", &omit, "-P", &streams]);
     if reverse {
@@ -768,6 +762,121 @@ fn iperf3(ns: &str, reverse: bool, secs: u64, omit: u64, streams: usize) -> f64 
     panic!("iperf3 client kept failing");
 }
 
+/// Tests that load the CPU or measure rates run one at a time, so they do not disturb each
+/// other on a small machine.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// One accuracy case: `probe run` download/upload and iperf3 both ways from namespace `cli` to
+/// the server at `server_ip`; returns the BENCHMARKS table row and any >5 % errors.
+fn accuracy_case(
+    cli: &str,
+    server_ip: &str,
+    mbit: u64,
+    rtt: &str,
+    frame_bytes: f64,
+) -> (String, Vec<String>) {
+    let bin = probe_bin();
+    let capacity = mbit as f64 * 1e6 / 8.0 * 1448.0 / frame_bytes;
+    let url = format!("http://{server_ip}:8080/");
+    let out = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            cli,
+            bin.to_str().unwrap(),
+            "run",
+            "--server",
+            &url,
+            "--json",
+        ])
+        .args([
+            "--tests",
+            "latency,download,upload",
+            "--duration",
+            "7s",
+            "--grace",
+            "2s",
+            "--streams",
+            "4",
+            "--kind",
+            "probe",
+        ])
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "probe run at {mbit} Mbit/s, RTT {rtt}: {text}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let pick = |test: &str, f: &str| {
+        v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["test"] == test)
+            .unwrap()[f]
+            .as_f64()
+            .unwrap()
+    };
+    let rtt_measured_ms = pick("latency", "latency_min_seconds") * 1000.0;
+    let (down, up) = (
+        pick("download", "download_bytes_per_second"),
+        pick("upload", "upload_bytes_per_second"),
+    );
+    let (i_down, i_up) = (
+        iperf3(cli, server_ip, true, 5, 2, 4),
+        iperf3(cli, server_ip, false, 5, 2, 4),
+    );
+    let err = |x: f64| (x / capacity - 1.0) * 100.0;
+    let row = format!(
+        "| {mbit} Mbit/s | {rtt} | {rtt_measured_ms:.2} ms | {:.3} | {:.3} ({:+.1} %) | {:.3} ({:+.1} %) | {:.3} ({:+.1} %) | {:.3} ({:+.1} %) |",
+        capacity / 1e6,
+        down / 1e6,
+        err(down),
+        i_down / 1e6,
+        err(i_down),
+        up / 1e6,
+        err(up),
+        i_up / 1e6,
+        err(i_up),
+    );
+    let mut failures = Vec::new();
+    for (what, x) in [("download", down), ("upload", up)] {
+        if err(x).abs() > 5.0 {
+            failures.push(format!(
+                "{what} at {mbit} Mbit/s, RTT {rtt}: {:.3} MB/s is {:+.1} % off capacity {:.3} MB/s",
+                x / 1e6,
+                err(x),
+                capacity / 1e6
+            ));
+        }
+    }
+    (row, failures)
+}
+
+fn print_accuracy_table(title: &str, rows: &[String]) {
+    println!("{title}");
+    println!("| shaped rate | RTT | HTTP RTT min (probe) | goodput capacity MB/s | probe download MB/s (error) | iperf3 download MB/s (error) | probe upload MB/s (error) | iperf3 upload MB/s (error) |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for r in rows {
+        println!("{r}");
+    }
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout == b"0\n")
+        .unwrap_or(false)
+}
+
 /// Accuracy on a shaped link: namespaces + veth + tc tbf (+ netem delay where the kernel has
 /// it). The figures are goodput, so the reference is the link's goodput capacity
 /// `rate / 8 × 1448 / 1514` (MSS with TCP timestamps over a full Ethernet frame, which is what
@@ -775,15 +884,11 @@ fn iperf3(ns: &str, reverse: bool, secs: u64, omit: u64, streams: usize) -> f64 
 /// netns`; skips with a message otherwise.
 #[test]
 fn shaped_link_accuracy_against_iperf3() {
-    let root = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| o.stdout == b"0\n")
-        .unwrap_or(false);
-    if !root {
+    if !is_root() {
         eprintln!("SKIPPED shaped_link_accuracy_against_iperf3: needs root for ip netns / tc");
         return;
     }
+    let _serial = serial();
     let Some(link) = NetnsPair::create("acc") else {
         eprintln!(
             "SKIPPED shaped_link_accuracy_against_iperf3: `ip netns add` failed (no netns support)"
@@ -802,91 +907,232 @@ fn shaped_link_accuracy_against_iperf3() {
         "iperf3 -s (netns)",
         &["iperf3", "-s", "-p", "5201"],
     );
-    let cases: [(u64, u64); 3] = [(20, 40), (100, 20), (500, 10)];
     let mut rows = Vec::new();
     let mut failures = Vec::new();
-    for (mbit, one_way_ms) in cases {
+    for (mbit, one_way_ms) in [(20, 40), (100, 20), (500, 10)] {
         let delayed = link.shape(mbit, one_way_ms);
-        let capacity = mbit as f64 * 1e6 / 8.0 * 1448.0 / 1514.0;
-        let out = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &link.cli,
-                bin,
-                "run",
-                "--server",
-                "http://10.77.0.1:8080/",
-                "--json",
-            ])
-            .args([
-                "--tests",
-                "download,upload",
-                "--duration",
-                "7s",
-                "--grace",
-                "2s",
-                "--streams",
-                "4",
-                "--kind",
-                "probe",
-            ])
-            .env("RUST_LOG", "error")
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "probe run at {mbit} Mbit/s: {text}");
-        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
-        let pick = |test: &str, f: &str| {
-            v["results"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|r| r["test"] == test)
-                .unwrap()[f]
-                .as_f64()
-                .unwrap()
-        };
-        let (down, up) = (
-            pick("download", "download_bytes_per_second"),
-            pick("upload", "upload_bytes_per_second"),
-        );
-        let (i_down, i_up) = (
-            iperf3(&link.cli, true, 5, 2, 4),
-            iperf3(&link.cli, false, 5, 2, 4),
-        );
-        let err = |x: f64| (x / capacity - 1.0) * 100.0;
         let rtt = if delayed {
             format!("{} ms", 2 * one_way_ms)
         } else {
-            "~0.1 ms (no netem)".to_string()
+            "~0.1 ms (veth, no netem)".to_string()
         };
-        rows.push(format!(
-            "| {mbit} Mbit/s | {rtt} | {:.3} | {:.3} ({:+.1} %) | {:.3} ({:+.1} %) | {:.3} ({:+.1} %) | {:.3} ({:+.1} %) |",
-            capacity / 1e6,
-            down / 1e6, err(down), i_down / 1e6, err(i_down),
-            up / 1e6, err(up), i_up / 1e6, err(i_up),
-        ));
-        for (what, x) in [("download", down), ("upload", up)] {
-            if err(x).abs() > 5.0 {
-                failures.push(format!(
-                    "{what} at {mbit} Mbit/s: {:.3} MB/s is {:+.1} % off capacity {:.3} MB/s",
-                    x / 1e6,
-                    err(x),
-                    capacity / 1e6
-                ));
-            }
-        }
+        let (row, f) = accuracy_case(&link.cli, "10.77.0.1", mbit, &rtt, 1514.0);
+        rows.push(row);
+        failures.extend(f);
     }
-    println!("| shaped rate | RTT | goodput capacity MB/s | probe download MB/s (error) | iperf3 download MB/s (error) | probe upload MB/s (error) | iperf3 upload MB/s (error) |");
-    println!("|---|---|---|---|---|---|---|");
-    for r in &rows {
-        println!("{r}");
-    }
+    print_accuracy_table("veth + tbf", &rows);
     assert!(
         failures.is_empty(),
         "outside 5 %:\n{}\n{}",
         failures.join("\n"),
         rows.join("\n")
     );
+}
+
+/// Accuracy with real propagation delay: the namespaces are joined through two TUN devices and
+/// a userspace delay line (this kernel has no `sch_netem`), shaped by tbf on each TUN. A TUN
+/// carries bare IP packets, so the goodput capacity is `rate / 8 × 1448 / 1500`.
+#[test]
+fn delayed_link_accuracy_against_iperf3() {
+    if !is_root() || !Path::new("/dev/net/tun").exists() {
+        eprintln!("SKIPPED delayed_link_accuracy_against_iperf3: needs root and /dev/net/tun");
+        return;
+    }
+    let _serial = serial();
+    let mut rows = Vec::new();
+    let mut failures = Vec::new();
+    for (mbit, rtt_ms) in [(20u64, 80u64), (100, 40), (500, 20)] {
+        let Some(link) = DelayedLink::create(Duration::from_millis(rtt_ms / 2)) else {
+            eprintln!("SKIPPED delayed_link_accuracy_against_iperf3: could not build the TUN link");
+            return;
+        };
+        link.shape(mbit);
+        let bin = probe_bin();
+        let _server = spawn_in_ns(
+            &link.srv,
+            "probe serve (tun)",
+            &[bin.to_str().unwrap(), "serve", "--listen", "10.78.0.1:8080"],
+        );
+        let _iperf = spawn_in_ns(
+            &link.srv,
+            "iperf3 -s (tun)",
+            &["iperf3", "-s", "-p", "5201"],
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        let (row, f) = accuracy_case(
+            &link.cli,
+            "10.78.0.1",
+            mbit,
+            &format!("{rtt_ms} ms"),
+            1500.0,
+        );
+        rows.push(row);
+        failures.extend(f);
+    }
+    print_accuracy_table("TUN delay line + tbf", &rows);
+    assert!(
+        failures.is_empty(),
+        "outside 5 %:\n{}\n{}",
+        failures.join("\n"),
+        rows.join("\n")
+    );
+}
+
+/// A userspace delay line between two TUN devices: each packet read from one device is written
+/// to the other after a fixed delay. Used where the kernel lacks `sch_netem`.
+mod delay_line {
+    #![allow(unsafe_code)]
+
+    use std::fs::{File, OpenOptions};
+    use std::io::{Read, Write};
+    use std::os::fd::AsRawFd;
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    const IFF_TUN: libc::c_short = 0x0001;
+    const IFF_NO_PI: libc::c_short = 0x1000;
+    const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
+
+    #[repr(C)]
+    struct IfReq {
+        name: [u8; libc::IFNAMSIZ],
+        flags: libc::c_short,
+        _pad: [u8; 22],
+    }
+
+    /// Attach to an existing persistent TUN device (created with `ip tuntap add`).
+    pub fn attach(name: &str) -> std::io::Result<File> {
+        let f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/net/tun")?;
+        let mut req = IfReq {
+            name: [0; libc::IFNAMSIZ],
+            flags: IFF_TUN | IFF_NO_PI,
+            _pad: [0; 22],
+        };
+        req.name[..name.len()].copy_from_slice(name.as_bytes());
+        // SAFETY: TUNSETIFF reads and writes a `struct ifreq`, which IfReq mirrors (40 bytes)
+        // and which lives for the duration of the call.
+        let r = unsafe { libc::ioctl(f.as_raw_fd(), TUNSETIFF, &mut req as *mut IfReq) };
+        if r < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(f)
+    }
+
+    /// Forward packets `from` → `to` after `delay`, until `from` fails (device deleted).
+    pub fn run(from: Arc<File>, to: Arc<File>, delay: Duration) {
+        let (tx, rx) = std::sync::mpsc::channel::<(Instant, Vec<u8>)>();
+        std::thread::spawn(move || {
+            let mut buf = vec![0u8; 65536];
+            while let Ok(n) = (&*from).read(&mut buf) {
+                if n == 0
+                    || tx
+                        .send((Instant::now() + delay, buf[..n].to_vec()))
+                        .is_err()
+                {
+                    break;
+                }
+            }
+        });
+        std::thread::spawn(move || {
+            for (due, pkt) in rx {
+                let now = Instant::now();
+                if due > now {
+                    std::thread::sleep(due - now);
+                }
+                let _ = (&*to).write(&pkt);
+            }
+        });
+    }
+}
+
+/// Two namespaces joined through TUN devices and the delay line.
+struct DelayedLink {
+    srv: String,
+    cli: String,
+    srv_if: String,
+    cli_if: String,
+}
+
+impl DelayedLink {
+    fn create(one_way: Duration) -> Option<DelayedLink> {
+        let id = std::process::id() % 100_000;
+        let l = DelayedLink {
+            srv: format!("probe-dly-srv-{id}"),
+            cli: format!("probe-dly-cli-{id}"),
+            srv_if: format!("pt{id}s"),
+            cli_if: format!("pt{id}c"),
+        };
+        if !Command::new("ip")
+            .args(["netns", "add", &l.srv])
+            .status()
+            .ok()?
+            .success()
+        {
+            return None;
+        }
+        sh("ip", &["netns", "add", &l.cli]);
+        for dev in [&l.srv_if, &l.cli_if] {
+            sh("ip", &["tuntap", "add", "dev", dev, "mode", "tun"]);
+        }
+        let s = std::sync::Arc::new(delay_line::attach(&l.srv_if).ok()?);
+        let c = std::sync::Arc::new(delay_line::attach(&l.cli_if).ok()?);
+        delay_line::run(s.clone(), c.clone(), one_way);
+        delay_line::run(c, s, one_way);
+        for (ns, dev, local, peer) in [
+            (&l.srv, &l.srv_if, "10.78.0.1", "10.78.0.2"),
+            (&l.cli, &l.cli_if, "10.78.0.2", "10.78.0.1"),
+        ] {
+            sh("ip", &["link", "set", dev, "netns", ns]);
+            sh(
+                "ip",
+                &["-n", ns, "addr", "add", local, "peer", peer, "dev", dev],
+            );
+            sh("ip", &["-n", ns, "link", "set", dev, "up"]);
+            sh("ip", &["-n", ns, "link", "set", "lo", "up"]);
+        }
+        Some(l)
+    }
+
+    fn shape(&self, mbit: u64) {
+        let rate_bytes = mbit * 1_000_000 / 8;
+        let burst = (rate_bytes / 500).max(15_000).to_string();
+        let limit = (rate_bytes / 10).max(300_000).to_string();
+        for (ns, dev) in [(&self.srv, &self.srv_if), (&self.cli, &self.cli_if)] {
+            let _ = Command::new("tc")
+                .args(["-n", ns, "qdisc", "del", "dev", dev, "root"])
+                .output();
+            sh(
+                "tc",
+                &[
+                    "-n",
+                    ns,
+                    "qdisc",
+                    "add",
+                    "dev",
+                    dev,
+                    "root",
+                    "tbf",
+                    "rate",
+                    &format!("{mbit}mbit"),
+                    "burst",
+                    &burst,
+                    "limit",
+                    &limit,
+                ],
+            );
+        }
+    }
+}
+
+impl Drop for DelayedLink {
+    fn drop(&mut self) {
+        // The TUN devices die with their namespaces (the delay line still holds them open, so
+        // `ip tuntap del` would refuse).
+        for ns in [&self.srv, &self.cli] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+    }
 }

@@ -120,10 +120,14 @@ pub fn parse_csv(text: &str, default_height_m: f64) -> Result<Vec<Candidate>, Ve
         let id = get(ci).to_string();
         let mut ok = true;
         if id.is_empty() {
-            problems.push(format!("line {line}: field `id` is empty; give each candidate a unique id"));
+            problems.push(format!(
+                "line {line}: field `id` is empty; give each candidate a unique id"
+            ));
             ok = false;
         } else if let Some(prev) = seen.insert(id.clone(), line) {
-            problems.push(format!("line {line}: field `id`: `{id}` repeats line {prev}; ids must be unique"));
+            problems.push(format!(
+                "line {line}: field `id`: `{id}` repeats line {prev}; ids must be unique"
+            ));
             ok = false;
         }
         let mut num = |field: &str, i: usize, lo: f64, hi: f64| -> Option<f64> {
@@ -241,7 +245,11 @@ pub fn generate(
                     SiteType::NewBuild
                 },
                 source: Source::Settlement,
-                height_m: if rooftop { g.rooftop_height_m } else { g.height_m },
+                height_m: if rooftop {
+                    g.rooftop_height_m
+                } else {
+                    g.height_m
+                },
             });
         }
     }
@@ -293,7 +301,9 @@ pub fn generate(
     };
     let mut grid: std::collections::HashMap<[i64; 3], Vec<(f64, f64)>> = Default::default();
     for c in &out {
-        grid.entry(key(c.lon, c.lat)).or_default().push((c.lon, c.lat));
+        grid.entry(key(c.lon, c.lat))
+            .or_default()
+            .push((c.lon, c.lat));
     }
     for c in generated {
         let k = key(c.lon, c.lat);

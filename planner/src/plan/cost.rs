@@ -186,7 +186,10 @@ impl CostModel {
         let b = &self.backhaul;
         nonneg("backhaul.fibre_capex_per_km", b.fibre_capex_per_km);
         nonneg("backhaul.fibre_opex_per_km_year", b.fibre_opex_per_km_year);
-        nonneg("backhaul.microwave_capex_per_hop", b.microwave_capex_per_hop);
+        nonneg(
+            "backhaul.microwave_capex_per_hop",
+            b.microwave_capex_per_hop,
+        );
         nonneg(
             "backhaul.microwave_opex_per_hop_year",
             b.microwave_opex_per_hop_year,
@@ -344,7 +347,10 @@ mod tests {
         m.backhaul.fibre_node_technologies = vec!["copper".into()];
         let p = m.problems("plan.cost");
         assert_eq!(p.len(), 3, "{p:?}");
-        assert_eq!(p[0], "plan.cost.rooftop.capex = -1 must be a finite number ≥ 0");
+        assert_eq!(
+            p[0],
+            "plan.cost.rooftop.capex = -1 must be a finite number ≥ 0"
+        );
         assert!(p[1].starts_with("plan.cost.backhaul.fibre_route_factor = 0.5 must be ≥ 1"));
         assert!(p[2].contains("`copper` is not a fixed technology"));
     }

@@ -213,7 +213,9 @@ impl PlanConfig {
         ] {
             if let Some(v) = v {
                 if !(0.0..=100.0).contains(&v) {
-                    p.push(format!("plan.targets.{k} = {v} must be a percentage in [0, 100]"));
+                    p.push(format!(
+                        "plan.targets.{k} = {v} must be a percentage in [0, 100]"
+                    ));
                 }
             }
         }
@@ -225,7 +227,9 @@ impl PlanConfig {
             ("road_km", w.road_km),
         ] {
             if !(v.is_finite() && v >= 0.0) {
-                p.push(format!("plan.weights.{k} = {v} must be a finite number ≥ 0"));
+                p.push(format!(
+                    "plan.weights.{k} = {v} must be a finite number ≥ 0"
+                ));
             }
         }
         if w.population + w.settlement + w.international_road_km + w.road_km <= 0.0 {
@@ -240,7 +244,10 @@ impl PlanConfig {
             p.push("plan.max_sites = 0: give a positive number of sites or leave it out".into());
         }
         if self.site.cells.is_empty() {
-            p.push("plan.site.cells is empty: the standard site needs at least one 3G/4G/5G cell".into());
+            p.push(
+                "plan.site.cells is empty: the standard site needs at least one 3G/4G/5G cell"
+                    .into(),
+            );
         }
         for (i, c) in self.site.cells.iter().enumerate() {
             if Technology::parse(&c.technology).is_none() {
@@ -250,7 +257,10 @@ impl PlanConfig {
                 ));
             }
             if !(c.band_mhz.is_finite() && c.band_mhz > 0.0) {
-                p.push(format!("plan.site.cells[{i}].band_mhz = {} must be > 0 MHz", c.band_mhz));
+                p.push(format!(
+                    "plan.site.cells[{i}].band_mhz = {} must be > 0 MHz",
+                    c.band_mhz
+                ));
             }
             if !(c.eirp_dbm.is_finite() && (-30.0..=100.0).contains(&c.eirp_dbm)) {
                 p.push(format!(
@@ -466,7 +476,11 @@ pub fn prepare(
     let pc = PlanConfig::from_table(cfg.plan.as_ref()).map_err(anyhow::Error::msg)?;
     let problems = pc.problems();
     if !problems.is_empty() {
-        anyhow::bail!("[plan] has {} problem(s):\n  - {}", problems.len(), problems.join("\n  - "));
+        anyhow::bail!(
+            "[plan] has {} problem(s):\n  - {}",
+            problems.len(),
+            problems.join("\n  - ")
+        );
     }
     prepare_with(ds, cfg, pc, base_dir, opts)
 }
@@ -479,6 +493,18 @@ pub fn prepare_with(
     base_dir: &Path,
     opts: &PlanOptions,
 ) -> anyhow::Result<Prepared> {
+    // The user's list first: a typo there should not wait for a coverage run.
+    let user = match &pc.candidates_csv {
+        Some(p) => {
+            let p = if p.is_relative() {
+                base_dir.join(p)
+            } else {
+                p.clone()
+            };
+            candidates::read_csv(&p, pc.site.height_m)?
+        }
+        None => Vec::new(),
+    };
     let acfg = plan_cfg(cfg);
     let run_opts = RunOptions {
         threads: opts.threads,
@@ -486,13 +512,6 @@ pub fn prepare_with(
         ..Default::default()
     };
     let before = analyze::run(ds, &acfg, &run_opts).context("coverage analysis before planning")?;
-    let user = match &pc.candidates_csv {
-        Some(p) => {
-            let p = if p.is_relative() { base_dir.join(p) } else { p.clone() };
-            candidates::read_csv(&p, pc.site.height_m)?
-        }
-        None => Vec::new(),
-    };
     let gen = Generation {
         existing_sites: pc.existing_sites,
         from_settlements: pc.from_settlements,
@@ -528,7 +547,12 @@ pub fn prepare_with(
             if e.settlement {
                 w.population * e.population as f64 + w.settlement
             } else {
-                e.km * (w.road_km + if e.international { w.international_road_km } else { 0.0 })
+                e.km * (w.road_km
+                    + if e.international {
+                        w.international_road_km
+                    } else {
+                        0.0
+                    })
             }
         })
         .collect();
@@ -539,7 +563,14 @@ pub fn prepare_with(
         .map(|&i| before.targets.items[i])
         .collect();
     let sets = crate::coverage::with_threads(opts.threads, || {
-        candidates::coverage_sets(ds, model.as_ref(), &before.settings, &cells, &el_targets, &cands)
+        candidates::coverage_sets(
+            ds,
+            model.as_ref(),
+            &before.settings,
+            &cells,
+            &el_targets,
+            &cands,
+        )
     })
     .context("cannot start worker threads")??;
 
@@ -892,9 +923,24 @@ impl Plan {
         written.push(write_atomic(dir, "plan.json", &j)?);
         let mut w = csv::Writer::from_writer(Vec::new());
         let _ = w.write_record([
-            "rank", "id", "lon", "lat", "type", "source", "region", "height_m", "cost", "capex",
-            "opex_per_year", "backhaul", "backhaul_distance_km", "gain_population",
-            "gain_settlements", "gain_highway_km", "gain_road_km", "cumulative_cost",
+            "rank",
+            "id",
+            "lon",
+            "lat",
+            "type",
+            "source",
+            "region",
+            "height_m",
+            "cost",
+            "capex",
+            "opex_per_year",
+            "backhaul",
+            "backhaul_distance_km",
+            "gain_population",
+            "gain_settlements",
+            "gain_highway_km",
+            "gain_road_km",
+            "cumulative_cost",
         ]);
         for x in &self.selection.sites {
             let _ = w.write_record([
@@ -910,7 +956,10 @@ impl Plan {
                 x.capex.to_string(),
                 x.opex_per_year.to_string(),
                 format!("{:?}", x.backhaul.kind).to_lowercase(),
-                x.backhaul.distance_km.map(|d| d.to_string()).unwrap_or_default(),
+                x.backhaul
+                    .distance_km
+                    .map(|d| d.to_string())
+                    .unwrap_or_default(),
                 x.marginal_gain.population.to_string(),
                 x.marginal_gain.settlements.to_string(),
                 x.marginal_gain.highway_km.to_string(),
@@ -1027,7 +1076,11 @@ fn apply_overrides(cfg: &mut PlannerConfig, a: &PlanArgs) -> anyhow::Result<()> 
     }
     let p = pc.problems();
     if !p.is_empty() {
-        anyhow::bail!("plan settings have {} problem(s):\n  - {}", p.len(), p.join("\n  - "));
+        anyhow::bail!(
+            "plan settings have {} problem(s):\n  - {}",
+            p.len(),
+            p.join("\n  - ")
+        );
     }
     cfg.plan = Some(toml::Value::try_from(&pc)?);
     Ok(())

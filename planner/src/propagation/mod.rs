@@ -72,7 +72,12 @@ pub struct PathLoss {
 #[derive(Debug, Error, Clone, PartialEq)]
 pub enum PropagationError {
     #[error("{model}: parameter {parameter} = {value} is invalid: {reason}")]
-    InvalidParameter { model: &'static str, parameter: &'static str, value: f64, reason: String },
+    InvalidParameter {
+        model: &'static str,
+        parameter: &'static str,
+        value: f64,
+        reason: String,
+    },
     #[error("{model} needs a terrain profile, but none was given (load a DEM or choose a model without terrain)")]
     MissingProfile { model: &'static str },
     /// A model configuration (name, environment, options) that cannot be built; `field` names
@@ -98,11 +103,24 @@ pub trait PropagationModel: Send + Sync + std::fmt::Debug {
     /// `max_loss_db`, capped at `cap_m`. Coverage uses it to limit the sites considered per target.
     /// The default bisects [`PropagationModel::path_loss`] without a profile, assuming loss grows
     /// with distance; terrain models override it.
-    fn max_range_m(&self, freq_mhz: f64, tx_height_m: f64, rx_height_m: f64, max_loss_db: f64, cap_m: f64) -> f64 {
+    fn max_range_m(
+        &self,
+        freq_mhz: f64,
+        tx_height_m: f64,
+        rx_height_m: f64,
+        max_loss_db: f64,
+        cap_m: f64,
+    ) -> f64 {
         let loss_at = |d: f64| {
-            self.path_loss(&Link { freq_mhz, distance_m: d, tx_height_m, rx_height_m, profile_m: None })
-                .map(|p| p.loss_db)
-                .unwrap_or(f64::INFINITY)
+            self.path_loss(&Link {
+                freq_mhz,
+                distance_m: d,
+                tx_height_m,
+                rx_height_m,
+                profile_m: None,
+            })
+            .map(|p| p.loss_db)
+            .unwrap_or(f64::INFINITY)
         };
         if loss_at(cap_m) <= max_loss_db {
             return cap_m;

@@ -11,6 +11,8 @@
 //! diffraction = "deygout"      # terrain only: deygout | epstein_peterson | single_edge
 //! max_edges = 3                # terrain only: most knife edges combined
 //! max_terrain_relief_m = 500   # terrain only: relief assumed when bounding the search range
+//! [itm]                        # model = "itm" only (`propagation::itm::ItmConfig`); with any
+//!                              # other model the table is reported as a problem, not ignored
 //! ```
 //! Compound names select the environment in the name: `hata_urban_large`, `hata_urban_small`,
 //! `hata_suburban`, `hata_open`, `cost231_medium_city`, `cost231_metropolitan` (these are also
@@ -111,6 +113,20 @@ impl ModelConfig {
                 "base_model".into(),
                 format!("`{base}` is only used with model = \"terrain\"; remove it"),
             ));
+        }
+        match (&self.itm, self.model.as_str()) {
+            (Some(itm), "itm") => {
+                if let Err(e) = itm.validate() {
+                    p.push(("itm".into(), e.problems.join("; ")));
+                }
+            }
+            // Silently ignoring the table would let a planner believe the ITM climate or
+            // reliability they wrote is in force while another model runs.
+            (Some(_), other) => p.push((
+                "itm".into(),
+                format!("a [model.itm] table is only used with model = \"itm\" but model = \"{other}\"; set model = \"itm\" or remove the table"),
+            )),
+            (None, _) => {}
         }
         if !(self.k_factor.is_finite() && self.k_factor > 0.0) {
             p.push((
@@ -389,5 +405,38 @@ mod tests {
         };
         let e = build_model(&c).unwrap_err().to_string();
         assert!(e.contains("only used with model = \"terrain\""), "{e}");
+    }
+
+    #[test]
+    fn rejects_itm_table_with_another_model() {
+        let c: ModelConfig = toml::from_str(
+            "model = \"hata\"\nk_factor = 0.0\n[itm]\nclimate = \"desert\"\nreliability_pct = 90.0\n",
+        )
+        .unwrap();
+        let e = build_model(&c).unwrap_err().to_string();
+        assert!(
+            e.contains("itm: a [model.itm] table is only used with model = \"itm\" but model = \"hata\"; set model = \"itm\" or remove the table"),
+            "{e}"
+        );
+        // Reported together with the other problems, not instead of them.
+        assert!(e.contains("k_factor: 0 is invalid"), "{e}");
+        let c: ModelConfig =
+            toml::from_str("model = \"itm\"\n[itm]\nclimate = \"desert\"\n").unwrap();
+        assert_eq!(build_model(&c).unwrap().name(), "itm");
+    }
+
+    #[test]
+    fn reports_itm_problems_with_the_others() {
+        let c = ModelConfig {
+            max_edges: 0,
+            itm: Some(crate::propagation::itm::ItmConfig {
+                reliability_pct: 100.0,
+                ..Default::default()
+            }),
+            ..ModelConfig::from_name("itm")
+        };
+        let e = build_model(&c).unwrap_err().to_string();
+        assert!(e.contains("itm: itm.reliability_pct = 100"), "{e}");
+        assert!(e.contains("max_edges: 0 is invalid"), "{e}");
     }
 }

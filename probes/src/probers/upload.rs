@@ -244,8 +244,9 @@ async fn run(ctx: &ProbeContext) -> Result<ProbeOutput, ProbeError> {
     }
     shared.stop.store(true, Ordering::Relaxed);
     if first_error.is_none() {
-        // Bodies end now; collect the receipts (bounded by the stall timeout).
-        let wait = tokio::time::sleep(s.stall_timeout);
+        // Bodies end now; the server still has to drain what sits in send buffers and queues
+        // (seconds on a slow uplink), so wait up to one test duration for the receipts.
+        let wait = tokio::time::sleep(s.stall_timeout.max(s.duration));
         tokio::pin!(wait);
         loop {
             tokio::select! {

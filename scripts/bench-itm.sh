@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# ITM / propagation benchmark for BENCHMARKS.md ("ITM / propagation"): criterion benches
+# planner/benches/itm.rs (ITM evaluations per second per core, with and without profile
+# extraction from the embedded DEM at 1 km and 90 m steps) and planner/benches/propagation.rs
+# (the other models); wall time and peak RSS of a full `planner analyze --model itm` on the
+# embedded Uzbekistan data with 1 and 2 threads; and the comparison with Debian's SPLAT!
+# (planner/tests/splat_compare.rs, which prints the table). Bounded: criterion runs 1 s warm-up
+# + 3 s measurement per case; about 5-10 minutes on 2 cores including builds.
+# Needs scripts/bootstrap.sh first (splat, gdal-bin).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CRITERION=(--warm-up-time 1 --measurement-time 3 --noplot)
+TARGET_DIR="${CARGO_TARGET_DIR:-target}"
+
+echo "## machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+
+for bench in itm propagation; do
+  echo "## cargo bench -p planner --bench $bench"
+  # Criterion prints one "name / time: [...] / thrpt: [...]" block per case; keep those lines.
+  cargo bench -p planner --bench "$bench" -- "${CRITERION[@]}" 2>/dev/null \
+    | grep -E '^[a-z0-9_]+/|^ +(time|thrpt):' || true
+done
+
+cargo build --release -p planner >&2
+for threads in 1 2; do
+  log="$(mktemp)"
+  /usr/bin/time -v "$TARGET_DIR/release/planner" analyze --model itm --threads "$threads" \
+    --quiet --json > /dev/null 2> "$log"
+  wall="$(grep 'Elapsed (wall clock)' "$log" | awk '{print $NF}')"
+  rss_kb="$(grep 'Maximum resident set size' "$log" | awk '{print $NF}')"
+  echo "## planner analyze --model itm --threads $threads: wall $wall, peak RSS $((rss_kb / 1024)) MiB"
+  rm -f "$log"
+done
+
+echo "## SPLAT! comparison (cargo test -p planner --test splat_compare)"
+cargo test -p planner --test splat_compare -- --nocapture 2>/dev/null | grep '^|'
