@@ -100,6 +100,23 @@ fn plan_reaches_the_configured_settlement_target() {
         }
         assert!(w[1]["cost"].as_f64() > w[0]["cost"].as_f64());
     }
+    // Files of `--out`: ranked list (CSV, GeoJSON), curve, and the JSON document.
+    let dir = tempfile::tempdir().unwrap();
+    let written = p.write(dir.path()).unwrap();
+    assert_eq!(written.len(), 4);
+    let csv = std::fs::read_to_string(dir.path().join("plan_sites.csv")).unwrap();
+    assert_eq!(csv.lines().count(), sites.len() + 1);
+    assert!(csv.starts_with("rank,id,lon,lat,type,source,region,"));
+    let curve_csv = std::fs::read_to_string(dir.path().join("plan_curve.csv")).unwrap();
+    assert_eq!(curve_csv.lines().count(), curve.len() + 1);
+    let gj: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("plan_sites.geojson")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(gj["features"].as_array().unwrap().len(), sites.len());
+    let on_disk: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("plan.json")).unwrap()).unwrap();
+    assert_eq!(on_disk, j);
     let last = curve.last().unwrap();
     assert_eq!(last["settlements_covered"], after["settlements_covered"]);
     assert_eq!(last["population_covered"], after["population_covered"]);
@@ -163,4 +180,48 @@ fn user_candidate_list_errors_name_file_line_and_field() {
         msg.contains("line 3: field `lat` = `` must be a number in [-90, 90]"),
         "{msg}"
     );
+}
+
+#[test]
+fn user_candidates_are_evaluated_and_ranked() {
+    // Only the user's list: a tower to share at the largest settlement without mobile Internet,
+    // and a plot in the empty north-west desert that covers nothing anyone needs.
+    let mut cfg = config();
+    let ds = geodata::embedded::uzbekistan().unwrap();
+    let before = planner::analyze::run(&ds, &cfg, &Default::default()).unwrap();
+    let target = (0..ds.settlements.len())
+        .filter(|&i| !before.coverage.mobile_internet(i))
+        .max_by_key(|&i| ds.settlements[i].population)
+        .expect("the embedded data has settlements without mobile Internet");
+    let s = &ds.settlements[target];
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("cands.csv"),
+        format!(
+            "id,lon,lat,type,height_m\nshare-1,{},{},tower_sharing,40\ndesert-1,56.5,45.2,new_build,\n",
+            s.lon, s.lat
+        ),
+    )
+    .unwrap();
+    cfg.plan = Some(
+        toml::from_str(
+            "candidates_csv = \"cands.csv\"\nexisting_sites = false\nfrom_settlements = false\nfrom_roads = \"none\"\n",
+        )
+        .unwrap(),
+    );
+    let p = plan::plan(&ds, &cfg, dir.path(), &PlanOptions::default()).unwrap();
+    assert_eq!(p.prepared.candidates.len(), 2);
+    let sites = &p.selection.sites;
+    assert_eq!(sites.len(), 1, "{sites:?}");
+    let pick = &sites[0];
+    assert_eq!(pick.id, "share-1");
+    assert_eq!(pick.site_type, plan::cost::SiteType::TowerSharing);
+    assert_eq!(pick.source, plan::candidates::Source::User);
+    assert_eq!(pick.height_m, 40.0);
+    assert!(pick.marginal_gain.population >= s.population);
+    assert!(pick.marginal_gain.settlements >= 1);
+    // The desert plot gains nothing, so planning stops without it and the targets are not met.
+    assert_eq!(p.selection.stop, plan::greedy::StopReason::NoGain);
+    assert!(!p.selection.targets_met);
+    assert!(p.after.coverage.mobile_internet(target));
 }

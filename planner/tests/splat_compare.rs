@@ -32,14 +32,29 @@ const MEAN_TOLERANCE_DB: f64 = 1.0;
 /// one, 4–10 dB apart).
 const PATHS: [(&str, (f64, f64), (f64, f64)); 4] = [
     ("Tashkent hills east, 30 km", (41.60, 69.60), (41.60, 69.96)),
-    ("Tashkent to Chirchiq valley, 47 km", (41.30, 69.25), (41.55, 69.70)),
-    ("Samarkand to Zarafshan range, 28 km", (39.65, 66.96), (39.40, 66.90)),
-    ("Zarafshan valley west, 48 km", (39.70, 66.10), (39.90, 66.60)),
+    (
+        "Tashkent to Chirchiq valley, 47 km",
+        (41.30, 69.25),
+        (41.55, 69.70),
+    ),
+    (
+        "Samarkand to Zarafshan range, 28 km",
+        (39.65, 66.96),
+        (39.40, 66.90),
+    ),
+    (
+        "Zarafshan valley west, 48 km",
+        (39.70, 66.10),
+        (39.90, 66.60),
+    ),
 ];
 
 /// A grazing path, run and printed for BENCHMARKS.md but not asserted (see above).
-const GRAZING: (&str, (f64, f64), (f64, f64)) =
-    ("Tashkent plain south-west, 24 km (grazing)", (41.20, 69.10), (41.35, 69.30));
+const GRAZING: (&str, (f64, f64), (f64, f64)) = (
+    "Tashkent plain south-west, 24 km (grazing)",
+    (41.20, 69.10),
+    (41.35, 69.30),
+);
 
 /// SRTM tiles (south-west corner lat, lon) covering `PATHS`.
 const TILES: [(i32, i32); 2] = [(41, 69), (39, 66)];
@@ -215,7 +230,9 @@ fn planner_itm_agrees_with_splat_on_the_same_paths() {
     let (name, from, to) = GRAZING;
     let grazing = (
         name,
-        planner_itm(from, to)["loss_db"].as_f64().unwrap_or(f64::NAN),
+        planner_itm(from, to)["loss_db"]
+            .as_f64()
+            .unwrap_or(f64::NAN),
         splat(&dir, from, to).loss_db,
     );
     let table: Vec<String> = rows

@@ -378,6 +378,29 @@ fn prometheus_scrapes_agent_measuring_probe_serve() {
     assert_eq!(info.len(), 1);
     assert_eq!(info[0].0["region"], "E2E Region");
     assert_eq!(info[0].0["latitude"], "41.3");
+    let loss = wait_for("loss series", Duration::from_secs(30), || {
+        series("probe_packet_loss_ratio").into_iter().next()
+    });
+    assert_eq!(loss.1, 0.0, "no loss on loopback");
+    let ttfb = wait_for("HTTP phase series", Duration::from_secs(30), || {
+        series(r#"probe_http_phase_seconds{phase="ttfb"}"#)
+            .into_iter()
+            .next()
+    });
+    assert!(ttfb.1 > 0.0 && ttfb.1 < 1.0, "ttfb {}", ttfb.1);
+    for name in [
+        "probe_jitter_seconds",
+        "probe_tcp_connect_seconds",
+        "probe_responsiveness_rpm",
+    ] {
+        let v = series(name);
+        assert!(!v.is_empty() && v[0].1 >= 0.0, "{name}: {v:?}");
+    }
+    let used = series(r#"probe_bytes_used_total{test="download"}"#);
+    assert!(
+        !used.is_empty() && used[0].1 > 1e6 && used[0].1 <= 200e6,
+        "{used:?}"
+    );
     let loaded = series("probe_loaded_latency_seconds");
     assert!(!loaded.is_empty() && loaded[0].1 > 0.0);
 
@@ -600,6 +623,12 @@ fn exit_codes_are_as_documented() {
     );
     let missing = code(&["agent", "--config", "/nonexistent/agent.toml"]);
     assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/agent.toml"));
+    // `probe serve` shuts down cleanly on SIGTERM.
+    let (mut server, addr) = spawn_probe("probe serve", &["serve", "--listen", "127.0.0.1:0"]);
+    assert_eq!(http(addr, "GET", "/ping", &[]).0, 200);
+    server.signal("TERM");
+    assert!(server.wait_exit(Duration::from_secs(10)).success());
 }
 
 /// Runs `cmd args…`, panicking with its stderr on failure.

@@ -149,7 +149,8 @@ pub fn line_chart(
     y_range: (f64, f64),
 ) -> String {
     let (w, h) = (860.0, 360.0);
-    let (l, r, t, b) = (70.0, 20.0, 56.0, 50.0);
+    // Right margin leaves room for the last x tick label.
+    let (l, r, t, b) = (70.0, 45.0, 56.0, 50.0);
     let xs = series.iter().flat_map(|s| s.points.iter().map(|p| p.0));
     let x_max = xs.fold(0.0f64, f64::max).max(1e-9);
     let (y0, y1) = y_range;
