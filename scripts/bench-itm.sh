@@ -5,7 +5,7 @@
 # (the other models); wall time and peak RSS of a full `planner analyze --model itm` on the
 # embedded Uzbekistan data with 1 and 2 threads; and the comparison with Debian's SPLAT!
 # (planner/tests/splat_compare.rs, which prints the table). Bounded: criterion runs 1 s warm-up
-# + 3 s measurement per case; about 5-10 minutes on 2 cores including builds.
+# + 3 s measurement per case; about 8-12 minutes on 2 cores including builds.
 # Needs scripts/bootstrap.sh first (splat, gdal-bin).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,15 +23,34 @@ for bench in itm propagation; do
 done
 
 cargo build --release -p planner >&2
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+# timed LABEL ARGS...: runs `planner ARGS` under /usr/bin/time, prints wall time and peak RSS.
+timed() {
+  local label="$1"
+  shift
+  /usr/bin/time -v "$TARGET_DIR/release/planner" "$@" --quiet --json > /dev/null 2> "$work/time"
+  local wall rss_kb
+  wall="$(grep 'Elapsed (wall clock)' "$work/time" | awk '{print $NF}')"
+  rss_kb="$(grep 'Maximum resident set size' "$work/time" | awk '{print $NF}')"
+  echo "## $label: wall $wall, peak RSS $((rss_kb / 1024)) MiB"
+}
 for threads in 1 2; do
-  log="$(mktemp)"
-  /usr/bin/time -v "$TARGET_DIR/release/planner" analyze --model itm --threads "$threads" \
-    --quiet --json > /dev/null 2> "$log"
-  wall="$(grep 'Elapsed (wall clock)' "$log" | awk '{print $NF}')"
-  rss_kb="$(grep 'Maximum resident set size' "$log" | awk '{print $NF}')"
-  echo "## planner analyze --model itm --threads $threads: wall $wall, peak RSS $((rss_kb / 1024)) MiB"
-  rm -f "$log"
+  timed "planner analyze --model itm --threads $threads (profile step: one DEM cell)" \
+    analyze --model itm --threads "$threads"
 done
+cat > "$work/itm90.toml" <<'TOML'
+[inputs]
+embedded = "uzbekistan"
+
+[model]
+model = "itm"
+
+[analysis]
+profile_step_m = 90.0
+TOML
+timed "planner analyze, itm, profile_step_m = 90, --threads 1" \
+  analyze --config "$work/itm90.toml" --threads 1
 
 echo "## SPLAT! comparison (cargo test -p planner --test splat_compare)"
 cargo test -p planner --test splat_compare -- --nocapture 2>/dev/null | grep '^|'

@@ -32,6 +32,10 @@ pub enum AntennaError {
     },
 }
 
+/// Horizontal beamwidth assumed for a sector whose source gives an azimuth but no beamwidth,
+/// degrees: the usual three-sector macro panel.
+pub const DEFAULT_SECTOR_BEAMWIDTH_DEG: f64 = 65.0;
+
 /// A sector (or omni) antenna pattern.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct AntennaPattern {
@@ -94,12 +98,17 @@ impl AntennaPattern {
         })
     }
 
-    /// Pattern of a cell: a sector when both azimuth and beamwidth are given, omni otherwise;
-    /// a missing tilt is 0°.
+    /// Pattern of a cell: a sector when an azimuth is given (beamwidth defaulting to
+    /// [`DEFAULT_SECTOR_BEAMWIDTH_DEG`], the common macro panel, when the source omits it), omni
+    /// otherwise; a missing tilt is 0°.
     pub fn from_cell(cell: &geodata::Cell) -> Result<Self, AntennaError> {
-        match (cell.azimuth_deg, cell.beamwidth_deg) {
-            (Some(az), Some(bw)) => Self::sector(az, bw, cell.tilt_deg.unwrap_or(0.0)),
-            _ => Ok(Self::omni()),
+        match cell.azimuth_deg {
+            Some(az) => Self::sector(
+                az,
+                cell.beamwidth_deg.unwrap_or(DEFAULT_SECTOR_BEAMWIDTH_DEG),
+                cell.tilt_deg.unwrap_or(0.0),
+            ),
+            None => Ok(Self::omni()),
         }
     }
 

@@ -23,6 +23,7 @@ use serde::Serialize;
 use crate::geo::{
     geodesic_distance_m, interpolate, spherical_bearing_deg, PointIndex, EARTH_RADIUS_M,
 };
+use crate::antenna::AntennaPattern;
 use crate::propagation::{Link, PropagationModel};
 
 /// Index of a technology in per-technology arrays (`2g` = 0 … `5g` = 3).
@@ -399,30 +400,12 @@ pub enum CoverageError {
     },
     #[error("grid: {0}")]
     Grid(String),
-}
-
-/// Pattern gain of a cell towards a receiver, dB (0 on boresight, negative off it), after the
-/// 3GPP TR 36.814 macro-cell pattern: horizontal `−min(12 (φ/φ3dB)², 25)`, vertical
-/// `−min(12 ((θ − tilt)/θ3dB)², 20)`, combined `−min(−(A_H + A_V), 25)`. The horizontal part
-/// applies when the cell has an azimuth, the vertical part when it has a tilt.
-pub fn pattern_gain_db(
-    cell: &geodata::Cell,
-    bearing_deg: f64,
-    depression_deg: f64,
-    vertical_beamwidth_deg: f64,
-) -> f64 {
-    let mut a_h = 0.0;
-    if let Some(az) = cell.azimuth_deg {
-        let bw = cell.beamwidth_deg.unwrap_or(65.0).max(1.0);
-        let phi = (bearing_deg - az + 180.0).rem_euclid(360.0) - 180.0;
-        a_h = -(12.0 * (phi / bw).powi(2)).min(25.0);
-    }
-    let mut a_v = 0.0;
-    if let Some(tilt) = cell.tilt_deg {
-        a_v =
-            -(12.0 * ((depression_deg - tilt) / vertical_beamwidth_deg.max(0.1)).powi(2)).min(20.0);
-    }
-    -(-(a_h + a_v)).min(25.0)
+    #[error("site {site}, cell {cell}: invalid antenna: {message} (fix the cell's azimuth_deg / beamwidth_deg / tilt_deg)")]
+    Antenna {
+        site: String,
+        cell: usize,
+        message: String,
+    },
 }
 
 /// Coverage evaluator for one dataset, model and settings.
@@ -437,6 +420,8 @@ pub struct Engine<'a> {
     dem: Option<&'a Dem>,
     settings: CoverageSettings,
     profile_step_m: f64,
+    /// Antenna pattern of every cell, `patterns[site][cell]`, built once from the cell data.
+    patterns: Vec<Vec<AntennaPattern>>,
 }
 
 /// Targets per parallel work unit; fixed so the merge order never depends on the thread count.
@@ -476,6 +461,26 @@ impl<'a> Engine<'a> {
             });
         }
         let sites = &ds.sites[..];
+        let patterns = sites
+            .iter()
+            .map(|s| {
+                s.cells
+                    .iter()
+                    .enumerate()
+                    .map(|(ci, c)| {
+                        let mut p = AntennaPattern::from_cell(c).map_err(|e| {
+                            CoverageError::Antenna {
+                                site: s.id.clone(),
+                                cell: ci,
+                                message: e.to_string(),
+                            }
+                        })?;
+                        p.vertical_beamwidth_deg = settings.vertical_beamwidth_deg;
+                        Ok(p)
+                    })
+                    .collect::<Result<Vec<_>, CoverageError>>()
+            })
+            .collect::<Result<Vec<_>, CoverageError>>()?;
         let index = PointIndex::new(&sites.iter().map(|s| (s.lon, s.lat)).collect::<Vec<_>>());
         // Many cells share (band, height, power): cache the bisection per combination.
         let mut cache: HashMap<(u64, u64, u64), f64> = HashMap::new();
@@ -527,6 +532,7 @@ impl<'a> Engine<'a> {
             dem,
             settings,
             profile_step_m,
+            patterns,
         })
     }
 
@@ -695,12 +701,8 @@ impl<'a> Engine<'a> {
                         }
                     }
                 };
-                let gain_db = pattern_gain_db(
-                    cell,
-                    bearing,
-                    depression_deg,
-                    self.settings.vertical_beamwidth_deg,
-                );
+                // The pattern takes an elevation angle (negative below the horizon).
+                let gain_db = self.patterns[si as usize][ci].gain_db(bearing, -depression_deg);
                 let rx_dbm = cell.eirp_dbm + gain_db + self.settings.offset_db[ti] - loss_db;
                 let better = match res.best[ti] {
                     None => true,

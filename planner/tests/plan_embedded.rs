@@ -116,7 +116,9 @@ fn plan_reaches_the_configured_settlement_target() {
     assert_eq!(gj["features"].as_array().unwrap().len(), sites.len());
     let on_disk: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("plan.json")).unwrap()).unwrap();
-    assert_eq!(on_disk, j);
+    // Compare after the same text round trip (serde_json's float parsing is not always exact).
+    let reparsed: serde_json::Value = serde_json::from_str(&serde_json::to_string(&j).unwrap()).unwrap();
+    assert!(on_disk == reparsed, "plan.json differs from --json");
     let last = curve.last().unwrap();
     assert_eq!(last["settlements_covered"], after["settlements_covered"]);
     assert_eq!(last["population_covered"], after["population_covered"]);

@@ -26,11 +26,14 @@ const TOLERANCE_DB: f64 = 2.5;
 /// out, a systematic offset does not.
 const MEAN_TOLERANCE_DB: f64 = 1.0;
 
-/// (name, transmitter (lat, lon), receiver (lat, lon)), each inside one 1°×1° tile below.
+/// (name, transmitter (lat, lon), receiver (lat, lon)).
+type PathCase = (&'static str, (f64, f64), (f64, f64));
+
+/// Paths each inside one 1°×1° tile below.
 /// Grazing paths (line of sight within a metre or two of a ridge) are left out on purpose: one
 /// metre of DEM rounding flips them between line of sight and diffraction (BENCHMARKS.md shows
 /// one, 4–10 dB apart).
-const PATHS: [(&str, (f64, f64), (f64, f64)); 4] = [
+const PATHS: [PathCase; 4] = [
     ("Tashkent hills east, 30 km", (41.60, 69.60), (41.60, 69.96)),
     (
         "Tashkent to Chirchiq valley, 47 km",
@@ -50,7 +53,7 @@ const PATHS: [(&str, (f64, f64), (f64, f64)); 4] = [
 ];
 
 /// A grazing path, run and printed for BENCHMARKS.md but not asserted (see above).
-const GRAZING: (&str, (f64, f64), (f64, f64)) = (
+const GRAZING: PathCase = (
     "Tashkent plain south-west, 24 km (grazing)",
     (41.20, 69.10),
     (41.35, 69.30),
