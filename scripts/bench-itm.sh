@@ -17,9 +17,10 @@ echo "## machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
 for bench in itm propagation; do
   echo "## cargo bench -p planner --bench $bench"
-  # Criterion prints one "name / time: [...] / thrpt: [...]" block per case; keep those lines.
+  # Criterion prints one "name / time: [...] / thrpt: [...]" block per case; keep those lines,
+  # not the "change: [...%]" lines against an earlier run.
   cargo bench -p planner --bench "$bench" -- "${CRITERION[@]}" 2>/dev/null \
-    | grep -E '^[a-z0-9_]+/|^ +(time|thrpt):' || true
+    | grep -E '^[a-z0-9_]+/|^ +(time|thrpt):' | grep -v '%' || true
 done
 
 cargo build --release -p planner >&2

@@ -109,15 +109,15 @@ fn plan_reaches_the_configured_settlement_target() {
     assert!(csv.starts_with("rank,id,lon,lat,type,source,region,"));
     let curve_csv = std::fs::read_to_string(dir.path().join("plan_curve.csv")).unwrap();
     assert_eq!(curve_csv.lines().count(), curve.len() + 1);
-    let gj: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(dir.path().join("plan_sites.geojson")).unwrap(),
-    )
-    .unwrap();
+    let gj: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("plan_sites.geojson")).unwrap())
+            .unwrap();
     assert_eq!(gj["features"].as_array().unwrap().len(), sites.len());
     let on_disk: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("plan.json")).unwrap()).unwrap();
     // Compare after the same text round trip (serde_json's float parsing is not always exact).
-    let reparsed: serde_json::Value = serde_json::from_str(&serde_json::to_string(&j).unwrap()).unwrap();
+    let reparsed: serde_json::Value =
+        serde_json::from_str(&serde_json::to_string(&j).unwrap()).unwrap();
     assert!(on_disk == reparsed, "plan.json differs from --json");
     let last = curve.last().unwrap();
     assert_eq!(last["settlements_covered"], after["settlements_covered"]);

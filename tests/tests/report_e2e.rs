@@ -65,8 +65,7 @@ fn planner_bin() -> PathBuf {
 
 /// The example plan config with a coarse road step, so the run takes seconds.
 fn config(dir: &Path) -> PathBuf {
-    let text =
-        std::fs::read_to_string(root().join("config/planner/plan-uzbekistan.toml")).unwrap();
+    let text = std::fs::read_to_string(root().join("config/planner/plan-uzbekistan.toml")).unwrap();
     let text = text.replace("road_step_m = 250.0", "road_step_m = 1000.0");
     assert!(text.contains("road_step_m = 1000.0"));
     let p = dir.join("plan.toml");
@@ -210,7 +209,9 @@ fn chromium(file: &Path, extra: &[String], rec: &Recorder) -> Output {
     .arg(format!("file://{}", file.display()))
     .stdout(Stdio::piped())
     .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("start /usr/bin/chromium (scripts/bootstrap.sh installs it)");
+    let mut child = cmd
+        .spawn()
+        .expect("start /usr/bin/chromium (scripts/bootstrap.sh installs it)");
     let deadline = Instant::now() + Duration::from_secs(90);
     // Drain the pipes in threads so a chatty Chromium cannot block on a full pipe.
     let mut so = child.stdout.take().unwrap();
@@ -284,7 +285,10 @@ fn geopackage_lists_every_layer_with_counts() {
         ]
     );
     let mi = &r.plan["coverage_before"]["mobile_internet"];
-    assert_eq!(counts["settlements"], mi["settlements_total"].as_u64().unwrap());
+    assert_eq!(
+        counts["settlements"],
+        mi["settlements_total"].as_u64().unwrap()
+    );
     assert_eq!(
         counts["proposed_sites"],
         r.plan["sites"].as_array().unwrap().len() as u64
@@ -308,7 +312,11 @@ fn harness_detects_console_errors_and_requests() {
     .unwrap();
     let rec = Recorder::start();
     let out = chromium(&bad, &["--dump-dom".into()], &rec);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let console = console_lines(&out.stderr);
     assert!(
         console.iter().any(|l| l.contains("boom-console-error")),
@@ -327,9 +335,21 @@ fn report_opens_offline_in_chromium_with_the_key_figures() {
     let html = r.dir.path().join("out/report.html");
     let rec = Recorder::start();
     let out = chromium(&html, &["--dump-dom".into()], &rec);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(console_lines(&out.stderr), Vec::<String>::new(), "console messages");
-    assert_eq!(rec.page_requests(), Vec::<String>::new(), "network requests");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        console_lines(&out.stderr),
+        Vec::<String>::new(),
+        "console messages"
+    );
+    assert_eq!(
+        rec.page_requests(),
+        Vec::<String>::new(),
+        "network requests"
+    );
     let dom = String::from_utf8_lossy(&out.stdout);
     assert!(dom.contains("<svg"), "maps and charts rendered");
     let p = &r.plan;
@@ -341,15 +361,24 @@ fn report_opens_offline_in_chromium_with_the_key_figures() {
     let after = &p["coverage_after"]["mobile_internet"];
     fig(
         "kf-settlements-before",
-        format!("{:.2} %", before["settlements_covered_pct"].as_f64().unwrap()),
+        format!(
+            "{:.2} %",
+            before["settlements_covered_pct"].as_f64().unwrap()
+        ),
     );
     fig(
         "kf-settlements-after",
-        format!("{:.2} %", after["settlements_covered_pct"].as_f64().unwrap()),
+        format!(
+            "{:.2} %",
+            after["settlements_covered_pct"].as_f64().unwrap()
+        ),
     );
     fig(
         "kf-highway-after",
-        format!("{:.2} %", after["international_road_km_covered_pct"].as_f64().unwrap()),
+        format!(
+            "{:.2} %",
+            after["international_road_km_covered_pct"].as_f64().unwrap()
+        ),
     );
     fig("kf-sites", p["sites"].as_array().unwrap().len().to_string());
     assert!(dom.contains(p["coverage_before"]["headline"]["text"].as_str().unwrap()));
@@ -375,10 +404,49 @@ fn report_opens_offline_in_chromium_with_the_key_figures() {
         ],
         &rec,
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(console_lines(&out.stderr), Vec::<String>::new());
     assert_eq!(rec.page_requests(), Vec::<String>::new());
     let bytes = std::fs::read(&png).expect("screenshot written");
     assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
-    assert!(bytes.len() > 50_000, "a blank page would compress to a few KB");
+    assert!(
+        bytes.len() > 50_000,
+        "a blank page would compress to a few KB"
+    );
+}
+
+#[test]
+fn plan_rejects_a_bad_candidate_list_with_exit_code_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("cands.csv");
+    std::fs::write(&csv, "id,lon,lat,type\nc1,69.2,41.3,skyscraper\n").unwrap();
+    let o = Command::new(planner_bin())
+        .args(["plan", "-q", "--candidates"])
+        .arg(&csv)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&format!("candidate list {}", csv.display())),
+        "{err}"
+    );
+    assert!(
+        err.contains("line 2: field `type` = `skyscraper` is not a site type; use new_build, tower_sharing or rooftop"),
+        "{err}"
+    );
+    let o = Command::new(planner_bin())
+        .args(["plan", "-q", "--target-settlements-pct", "150"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("plan.targets.settlements_pct = 150 must be a percentage in [0, 100]"),
+        "{err}"
+    );
 }

@@ -141,19 +141,19 @@ pub fn plain(
         }
         let mut best: Option<(usize, f64, f64)> = None;
         let mut any_gain_over_budget = false;
-        for c in 0..inst.sets.len() {
-            if !alive[c] {
+        for (c, live) in alive.iter_mut().enumerate() {
+            if !*live {
                 continue;
             }
             evaluations += 1;
             let g = st.gain(c);
             if g <= 0.0 {
-                alive[c] = false;
+                *live = false;
                 continue;
             }
             if limits.budget.is_some_and(|b| total + inst.costs[c] > b) {
                 // Budget left only shrinks: this candidate can never fit again.
-                alive[c] = false;
+                *live = false;
                 any_gain_over_budget = true;
                 continue;
             }

@@ -98,20 +98,30 @@ fn layers(ds: &Dataset, rd: &ReportData) -> gdal::errors::Result<Vec<LayerData>>
     for reg in &ds.regions {
         rows.push((
             reg.geometry.to_gdal()?,
-            vec![s(&reg.code), s(&reg.name_en), reg.name_local.clone().and_then(s)],
+            vec![
+                s(&reg.code),
+                s(&reg.name_en),
+                reg.name_local.clone().and_then(s),
+            ],
         ));
     }
     out.push(LayerData {
         name: "regions",
         ty: OGRwkbGeometryType::wkbMultiPolygon,
-        fields: vec![("code", OFTString), ("name", OFTString), ("name_local", OFTString)],
+        fields: vec![
+            ("code", OFTString),
+            ("name", OFTString),
+            ("name_local", OFTString),
+        ],
         rows,
     });
 
     let mut rows = Vec::new();
     for (k, st) in ds.settlements.iter().enumerate() {
         let bb = &rd.broadband.settlements[k];
-        let rx = |a: &crate::analyze::Analysis, t: usize| a.coverage.per_target[k].best[t].map(|x| crate::gaps::round(x.rx_dbm, 2));
+        let rx = |a: &crate::analyze::Analysis, t: usize| {
+            a.coverage.per_target[k].best[t].map(|x| crate::gaps::round(x.rx_dbm, 2))
+        };
         rows.push((
             point(st.lon, st.lat)?,
             vec![
@@ -154,7 +164,12 @@ fn layers(ds: &Dataset, rd: &ReportData) -> gdal::errors::Result<Vec<LayerData>>
 
     let mut rows = Vec::new();
     for (phase, a) in [("before", before), ("after", after)] {
-        for st in a.gaps.stretches.iter().filter(|x| x.service == "mobile_internet") {
+        for st in a
+            .gaps
+            .stretches
+            .iter()
+            .filter(|x| x.service == "mobile_internet")
+        {
             rows.push((
                 line(&st.coords)?,
                 vec![
@@ -287,8 +302,12 @@ fn layers(ds: &Dataset, rd: &ReportData) -> gdal::errors::Result<Vec<LayerData>>
         rows,
     });
 
-    let unserved: Vec<&crate::broadband::SettlementBroadband> =
-        rd.broadband.settlements.iter().filter(|x| !x.served).collect();
+    let unserved: Vec<&crate::broadband::SettlementBroadband> = rd
+        .broadband
+        .settlements
+        .iter()
+        .filter(|x| !x.served)
+        .collect();
     let method = |x: &crate::broadband::SettlementBroadband| {
         x.fibre_method
             .map(|m| format!("{m:?}").to_lowercase())
@@ -349,7 +368,12 @@ fn layers(ds: &Dataset, rd: &ReportData) -> gdal::errors::Result<Vec<LayerData>>
 }
 
 /// Writes `dir/name` (a GeoPackage) through a temporary file and a rename.
-pub fn write(dir: &Path, name: &str, ds: &Dataset, rd: &ReportData) -> Result<PathBuf, OutputError> {
+pub fn write(
+    dir: &Path,
+    name: &str,
+    ds: &Dataset,
+    rd: &ReportData,
+) -> Result<PathBuf, OutputError> {
     let dest = dir.join(name);
     let tmp = dir.join(format!(".{name}.tmp-{}.gpkg", std::process::id()));
     let _ = std::fs::remove_file(&tmp);

@@ -39,7 +39,12 @@ fn money(v: f64, cur: &str) -> String {
 }
 
 fn bbox(ds: &Dataset) -> [f64; 4] {
-    let mut b = [f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY];
+    let mut b = [
+        f64::INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NEG_INFINITY,
+    ];
     let mut add = |x: f64, y: f64| {
         b = [b[0].min(x), b[1].min(y), b[2].max(x), b[3].max(y)];
     };
@@ -110,7 +115,11 @@ fn region_labels(ds: &Dataset, p: &Projection) -> String {
     for r in &ds.regions {
         if let Some(c) = r.geometry.centroid() {
             let (x, y) = p.xy(c.x(), c.y());
-            let _ = write!(o, r#"<text x="{x:.0}" y="{y:.0}">{}</text>"#, esc(&r.name_en));
+            let _ = write!(
+                o,
+                r#"<text x="{x:.0}" y="{y:.0}">{}</text>"#,
+                esc(&r.name_en)
+            );
         }
     }
     o.push_str("</g>");
@@ -119,7 +128,12 @@ fn region_labels(ds: &Dataset, p: &Projection) -> String {
 
 fn roads_layer(a: &Analysis, p: &Projection) -> String {
     let mut o = String::from(r#"<g fill="none" stroke-linecap="round">"#);
-    for st in a.gaps.stretches.iter().filter(|s| s.service == "mobile_internet") {
+    for st in a
+        .gaps
+        .stretches
+        .iter()
+        .filter(|s| s.service == "mobile_internet")
+    {
         let (color, w) = match (st.covered, st.international) {
             (true, true) => (GREEN, 2.6),
             (true, false) => (GREEN, 1.0),
@@ -157,7 +171,11 @@ fn settlements_layer(ds: &Dataset, a: &Analysis, p: &Projection) -> String {
                 if c { GREEN } else { RED },
                 esc(&s.name),
                 group(s.population),
-                if c { "mobile Internet" } else { "no mobile Internet" }
+                if c {
+                    "mobile Internet"
+                } else {
+                    "no mobile Internet"
+                }
             );
         }
     }
@@ -219,14 +237,26 @@ fn broadband_map(ds: &Dataset, r: &ReportData, p: &Projection) -> String {
         );
     }
     o.push_str("</g>");
-    let _ = write!(o, r#"<g fill="none" stroke="{PURPLE}" stroke-width="2" stroke-dasharray="5 3">"#);
+    let _ = write!(
+        o,
+        r#"<g fill="none" stroke="{PURPLE}" stroke-width="2" stroke-dasharray="5 3">"#
+    );
     for s in r.broadband.settlements.iter().filter(|s| !s.served) {
-        let _ = write!(o, r#"<path d="{}"/>"#, p.path(s.fibre_route.iter().copied(), false));
+        let _ = write!(
+            o,
+            r#"<path d="{}"/>"#,
+            p.path(s.fibre_route.iter().copied(), false)
+        );
     }
     o.push_str("</g><g fill=\"#555\">");
     for n in &ds.fixed_nodes {
         let (x, y) = p.xy(n.lon, n.lat);
-        let _ = write!(o, r#"<rect x="{:.1}" y="{:.1}" width="3" height="3"/>"#, x - 1.5, y - 1.5);
+        let _ = write!(
+            o,
+            r#"<rect x="{:.1}" y="{:.1}" width="3" height="3"/>"#,
+            x - 1.5,
+            y - 1.5
+        );
     }
     o.push_str(r##"</g><g stroke="#333" stroke-width="0.4">"##);
     for (s, st) in r.broadband.settlements.iter().zip(&ds.settlements) {
@@ -265,7 +295,7 @@ fn card(o: &mut String, id: &str, value: &str, label: &str) {
     );
 }
 
-fn region_rows<'a>(a: &'a Analysis) -> Vec<&'a RegionRow> {
+fn region_rows(a: &Analysis) -> Vec<&RegionRow> {
     a.gaps
         .by_region
         .iter()
@@ -311,25 +341,104 @@ pub fn render(ds: &Dataset, r: &ReportData) -> String {
     }
 
     o.push_str("<h2>Key figures</h2><div class=\"cards\">");
-    card(&mut o, "kf-headline", &format!("{:.1} %", before.gaps.headline.percent_without_mobile_internet), "of international highway km without mobile Internet today");
-    card(&mut o, "kf-settlements-before", &pct(mb.settlements_covered_pct), "settlements with mobile Internet today");
-    card(&mut o, "kf-settlements-after", &pct(ma.settlements_covered_pct), "settlements with mobile Internet after the plan");
-    card(&mut o, "kf-population-after", &pct(ma.population_covered_pct), &format!("population covered after the plan (today {})", pct(mb.population_covered_pct)));
-    card(&mut o, "kf-highway-after", &pct(ma.international_road_km_covered_pct), &format!("international highway km covered after (today {})", pct(mb.international_road_km_covered_pct)));
-    card(&mut o, "kf-sites", &sel.sites.len().to_string(), "new or upgraded sites proposed");
-    card(&mut o, "kf-cost", &money(total_cost, cur), &format!("plan cost over {} years (capex {})", pc.cost.horizon_years, money(total_capex, cur)));
-    card(&mut o, "kf-unserved", &bt.settlements_unserved.to_string(), "settlements without fixed broadband");
-    card(&mut o, "kf-port-deficit", &group(bt.port_deficit), &format!("port deficit (target {} new ports)", group(bt.ports_target)));
-    card(&mut o, "kf-invest-total", &money(inv.total.total_capex, cur), "capex to reach the stated targets");
+    card(
+        &mut o,
+        "kf-headline",
+        &format!(
+            "{:.1} %",
+            before.gaps.headline.percent_without_mobile_internet
+        ),
+        "of international highway km without mobile Internet today",
+    );
+    card(
+        &mut o,
+        "kf-settlements-before",
+        &pct(mb.settlements_covered_pct),
+        "settlements with mobile Internet today",
+    );
+    card(
+        &mut o,
+        "kf-settlements-after",
+        &pct(ma.settlements_covered_pct),
+        "settlements with mobile Internet after the plan",
+    );
+    card(
+        &mut o,
+        "kf-population-after",
+        &pct(ma.population_covered_pct),
+        &format!(
+            "population covered after the plan (today {})",
+            pct(mb.population_covered_pct)
+        ),
+    );
+    card(
+        &mut o,
+        "kf-highway-after",
+        &pct(ma.international_road_km_covered_pct),
+        &format!(
+            "international highway km covered after (today {})",
+            pct(mb.international_road_km_covered_pct)
+        ),
+    );
+    card(
+        &mut o,
+        "kf-sites",
+        &sel.sites.len().to_string(),
+        "new or upgraded sites proposed",
+    );
+    card(
+        &mut o,
+        "kf-cost",
+        &money(total_cost, cur),
+        &format!(
+            "plan cost over {} years (capex {})",
+            pc.cost.horizon_years,
+            money(total_capex, cur)
+        ),
+    );
+    card(
+        &mut o,
+        "kf-unserved",
+        &bt.settlements_unserved.to_string(),
+        "settlements without fixed broadband",
+    );
+    card(
+        &mut o,
+        "kf-port-deficit",
+        &group(bt.port_deficit),
+        &format!("port deficit (target {} new ports)", group(bt.ports_target)),
+    );
+    card(
+        &mut o,
+        "kf-invest-total",
+        &money(inv.total.total_capex, cur),
+        "capex to reach the stated targets",
+    );
     o.push_str("</div>");
-    let _ = write!(o, "<p id=\"headline\">{}</p>", esc(&before.gaps.headline.text));
+    let _ = write!(
+        o,
+        "<p id=\"headline\">{}</p>",
+        esc(&before.gaps.headline.text)
+    );
 
     let proj = Projection::fit(bbox(ds), 1000.0, 12.0);
     o.push_str("<h2>Mobile Internet today and the proposed sites</h2><figure>");
-    o.push_str(&coverage_map(ds, before, r, &proj, "Mobile Internet today with the proposed sites"));
+    o.push_str(&coverage_map(
+        ds,
+        before,
+        r,
+        &proj,
+        "Mobile Internet today with the proposed sites",
+    ));
     o.push_str("<figcaption>Roads and settlements coloured by mobile Internet (3G or better) before the plan; blue triangles: proposed sites.</figcaption></figure>");
     o.push_str("<h2>After the plan</h2><figure>");
-    o.push_str(&coverage_map(ds, after, r, &proj, "Mobile Internet after the plan"));
+    o.push_str(&coverage_map(
+        ds,
+        after,
+        r,
+        &proj,
+        "Mobile Internet after the plan",
+    ));
     o.push_str("<figcaption>The same map with the proposed sites built (full coverage run over existing and proposed sites).</figcaption></figure>");
 
     // Before / after table per service.
@@ -357,19 +466,49 @@ pub fn render(ds: &Dataset, r: &ReportData) -> String {
     // Coverage curve.
     let curve = &sel.curve;
     let series = vec![
-        Series { label: "% population".into(), color: BLUE, points: curve.iter().map(|c| (c.cost, c.population_covered_pct)).collect() },
-        Series { label: "% settlements".into(), color: GREEN, points: curve.iter().map(|c| (c.cost, c.settlements_covered_pct)).collect() },
-        Series { label: "% international highway km".into(), color: RED, points: curve.iter().map(|c| (c.cost, c.international_road_km_covered_pct)).collect() },
+        Series {
+            label: "% population".into(),
+            color: BLUE,
+            points: curve
+                .iter()
+                .map(|c| (c.cost, c.population_covered_pct))
+                .collect(),
+        },
+        Series {
+            label: "% settlements".into(),
+            color: GREEN,
+            points: curve
+                .iter()
+                .map(|c| (c.cost, c.settlements_covered_pct))
+                .collect(),
+        },
+        Series {
+            label: "% international highway km".into(),
+            color: RED,
+            points: curve
+                .iter()
+                .map(|c| (c.cost, c.international_road_km_covered_pct))
+                .collect(),
+        },
     ];
     let y_min = curve
         .iter()
-        .flat_map(|c| [c.population_covered_pct, c.settlements_covered_pct, c.international_road_km_covered_pct])
+        .flat_map(|c| {
+            [
+                c.population_covered_pct,
+                c.settlements_covered_pct,
+                c.international_road_km_covered_pct,
+            ]
+        })
         .fold(100.0f64, f64::min);
     let y_min = ((y_min - 2.0) / 5.0).floor().max(0.0) * 5.0;
     o.push_str("<h2>Coverage curve</h2><figure>");
     o.push_str(&svg::line_chart(
         "Mobile Internet coverage vs cumulative cost of the proposed sites",
-        &format!("cumulative cost, {cur} (capex + {} years opex)", pc.cost.horizon_years),
+        &format!(
+            "cumulative cost, {cur} (capex + {} years opex)",
+            pc.cost.horizon_years
+        ),
         "% covered",
         &series,
         (y_min, 100.0),
@@ -397,15 +536,32 @@ pub fn render(ds: &Dataset, r: &ReportData) -> String {
                 .expect("same regions after")
         })
         .collect();
-    let cats: Vec<String> = rb.iter().map(|x| if x.region.is_empty() { "(outside regions)".into() } else { format!("{} {}", x.name, x.region) }).collect();
+    let cats: Vec<String> = rb
+        .iter()
+        .map(|x| {
+            if x.region.is_empty() {
+                "(outside regions)".into()
+            } else {
+                format!("{} {}", x.name, x.region)
+            }
+        })
+        .collect();
     o.push_str("<h2>Per region</h2><figure>");
     o.push_str(&svg::bar_chart(
         "Population with mobile Internet per region, before and after",
         " %",
         &cats,
         &[
-            ("before", ORANGE, rb.iter().map(|x| x.population_covered_pct).collect()),
-            ("after", BLUE, ra.iter().map(|x| x.population_covered_pct).collect()),
+            (
+                "before",
+                ORANGE,
+                rb.iter().map(|x| x.population_covered_pct).collect(),
+            ),
+            (
+                "after",
+                BLUE,
+                ra.iter().map(|x| x.population_covered_pct).collect(),
+            ),
         ],
         Some(100.0),
     ));
@@ -415,8 +571,20 @@ pub fn render(ds: &Dataset, r: &ReportData) -> String {
         " km",
         &cats,
         &[
-            ("before", RED, rb.iter().map(|x| x.international_road_km_uncovered).collect()),
-            ("after", BLUE, ra.iter().map(|x| x.international_road_km_uncovered).collect()),
+            (
+                "before",
+                RED,
+                rb.iter()
+                    .map(|x| x.international_road_km_uncovered)
+                    .collect(),
+            ),
+            (
+                "after",
+                BLUE,
+                ra.iter()
+                    .map(|x| x.international_road_km_uncovered)
+                    .collect(),
+            ),
         ],
         None,
     ));
@@ -438,8 +606,19 @@ pub fn render(ds: &Dataset, r: &ReportData) -> String {
     }
     o.push_str("</table>");
     o.push_str("<h3>International routes</h3><table><tr><th class=\"t\">route</th><th>km</th><th>without mobile Internet before</th><th>after</th></tr>");
-    let routes_a: std::collections::BTreeMap<&str, f64> = after.gaps.by_route.iter().filter(|x| x.service == "mobile_internet").map(|x| (x.route.as_str(), x.road_km_uncovered)).collect();
-    for x in before.gaps.by_route.iter().filter(|x| x.service == "mobile_internet" && x.international) {
+    let routes_a: std::collections::BTreeMap<&str, f64> = after
+        .gaps
+        .by_route
+        .iter()
+        .filter(|x| x.service == "mobile_internet")
+        .map(|x| (x.route.as_str(), x.road_km_uncovered))
+        .collect();
+    for x in before
+        .gaps
+        .by_route
+        .iter()
+        .filter(|x| x.service == "mobile_internet" && x.international)
+    {
         let _ = write!(
             o,
             "<tr><td class=\"t\">{}</td><td>{:.1}</td><td>{:.1} km</td><td>{:.1} km</td></tr>",
@@ -455,8 +634,12 @@ pub fn render(ds: &Dataset, r: &ReportData) -> String {
     let _ = write!(o, "<h2>Proposed sites ({})</h2><table><tr><th>#</th><th class=\"t\">id</th><th class=\"t\">type</th><th class=\"t\">region</th><th>lon</th><th>lat</th><th>+ people</th><th>+ settlements</th><th>+ highway km</th><th>capex</th><th>opex / year</th><th class=\"t\">backhaul</th><th>cost</th></tr>", sel.sites.len());
     for s in &sel.sites {
         let bh = match s.backhaul.kind {
-            crate::plan::cost::BackhaulKind::Fibre => format!("fibre {:.1} km", s.backhaul.fibre_km.unwrap_or(0.0)),
-            crate::plan::cost::BackhaulKind::Microwave => format!("microwave × {}", s.backhaul.microwave_hops.unwrap_or(1)),
+            crate::plan::cost::BackhaulKind::Fibre => {
+                format!("fibre {:.1} km", s.backhaul.fibre_km.unwrap_or(0.0))
+            }
+            crate::plan::cost::BackhaulKind::Microwave => {
+                format!("microwave × {}", s.backhaul.microwave_hops.unwrap_or(1))
+            }
         };
         let _ = write!(
             o,
@@ -492,7 +675,12 @@ pub fn render(ds: &Dataset, r: &ReportData) -> String {
         );
     }
     let _ = write!(o, "<tr class=\"total\"><td class=\"t\">total</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1}</td></tr></table>", bt.settlements, bt.settlements_unserved, group(bt.households), group(bt.demand_ports), group(bt.ports_total), group(bt.ports_used), group(bt.port_deficit), bt.fibre_km_to_unserved);
-    let unserved: Vec<_> = r.broadband.settlements.iter().filter(|s| !s.served).collect();
+    let unserved: Vec<_> = r
+        .broadband
+        .settlements
+        .iter()
+        .filter(|s| !s.served)
+        .collect();
     if !unserved.is_empty() {
         o.push_str("<h3>Unserved settlements and the fibre to reach them</h3><table><tr><th class=\"t\">settlement</th><th class=\"t\">region</th><th>port demand</th><th class=\"t\">from node</th><th>fibre km</th><th class=\"t\">measured</th></tr>");
         for s in unserved.iter().take(200) {
@@ -519,15 +707,33 @@ pub fn render(ds: &Dataset, r: &ReportData) -> String {
         if inv.mobile_targets_met { "met" } else { "NOT met" },
         inv.total.mobile_sites
     );
-    let cats: Vec<String> = inv.by_region.iter().map(|x| if x.region.is_empty() { "(outside regions)".into() } else { format!("{} {}", x.name, x.region) }).collect();
+    let cats: Vec<String> = inv
+        .by_region
+        .iter()
+        .map(|x| {
+            if x.region.is_empty() {
+                "(outside regions)".into()
+            } else {
+                format!("{} {}", x.name, x.region)
+            }
+        })
+        .collect();
     o.push_str("<figure>");
     o.push_str(&svg::bar_chart(
         &format!("Capex per region, {cur}"),
         "",
         &cats,
         &[
-            ("mobile sites", BLUE, inv.by_region.iter().map(|x| x.mobile_capex).collect()),
-            ("fixed broadband", PURPLE, inv.by_region.iter().map(|x| x.broadband_capex).collect()),
+            (
+                "mobile sites",
+                BLUE,
+                inv.by_region.iter().map(|x| x.mobile_capex).collect(),
+            ),
+            (
+                "fixed broadband",
+                PURPLE,
+                inv.by_region.iter().map(|x| x.broadband_capex).collect(),
+            ),
         ],
         None,
     ));

@@ -41,7 +41,11 @@ pub fn build(
     let mut problems = bbcfg.problems();
     problems.extend(icfg.problems());
     if !problems.is_empty() {
-        anyhow::bail!("{} problem(s):\n  - {}", problems.len(), problems.join("\n  - "));
+        anyhow::bail!(
+            "{} problem(s):\n  - {}",
+            problems.len(),
+            problems.join("\n  - ")
+        );
     }
     let prepared = plan::prepare(ds, cfg, base_dir, opts)?;
     let pc = prepared.config.clone();
@@ -77,13 +81,21 @@ pub fn build(
 }
 
 /// Writes `report.html` and `coverage.gpkg` into `dir` (created when missing).
-pub fn write(dir: &Path, ds: &Dataset, r: &ReportData) -> Result<Vec<PathBuf>, crate::output::OutputError> {
+pub fn write(
+    dir: &Path,
+    ds: &Dataset,
+    r: &ReportData,
+) -> Result<Vec<PathBuf>, crate::output::OutputError> {
     std::fs::create_dir_all(dir).map_err(|e| crate::output::OutputError {
         path: dir.to_path_buf(),
         message: e.to_string(),
     })?;
     let page = html::render(ds, r);
-    let mut out = vec![crate::output::write_atomic(dir, "report.html", page.as_bytes())?];
+    let mut out = vec![crate::output::write_atomic(
+        dir,
+        "report.html",
+        page.as_bytes(),
+    )?];
     out.push(gpkg::write(dir, "coverage.gpkg", ds, r)?);
     Ok(out)
 }

@@ -113,19 +113,47 @@ pub fn legend(items: &[LegendItem<'_>], width: f64) -> String {
         let x = x0 + 14.0;
         match *shape {
             "line" => {
-                let _ = write!(o, r#"<line x1="{:.0}" y1="{y:.0}" x2="{:.0}" y2="{y:.0}" stroke="{color}" stroke-width="3"/>"#, x - 8.0, x + 8.0);
+                let _ = write!(
+                    o,
+                    r#"<line x1="{:.0}" y1="{y:.0}" x2="{:.0}" y2="{y:.0}" stroke="{color}" stroke-width="3"/>"#,
+                    x - 8.0,
+                    x + 8.0
+                );
             }
             "triangle" => {
-                let _ = write!(o, r##"<path d="M{:.0} {:.0}L{:.0} {:.0}L{:.0} {:.0}Z" fill="{color}" stroke="#000" stroke-width="0.5"/>"##, x, y - 6.0, x - 6.0, y + 5.0, x + 6.0, y + 5.0);
+                let _ = write!(
+                    o,
+                    r##"<path d="M{:.0} {:.0}L{:.0} {:.0}L{:.0} {:.0}Z" fill="{color}" stroke="#000" stroke-width="0.5"/>"##,
+                    x,
+                    y - 6.0,
+                    x - 6.0,
+                    y + 5.0,
+                    x + 6.0,
+                    y + 5.0
+                );
             }
             "square" => {
-                let _ = write!(o, r#"<rect x="{:.0}" y="{:.0}" width="10" height="10" fill="{color}"/>"#, x - 5.0, y - 5.0);
+                let _ = write!(
+                    o,
+                    r#"<rect x="{:.0}" y="{:.0}" width="10" height="10" fill="{color}"/>"#,
+                    x - 5.0,
+                    y - 5.0
+                );
             }
             _ => {
-                let _ = write!(o, r##"<circle cx="{x:.0}" cy="{y:.0}" r="5" fill="{color}" stroke="#333" stroke-width="0.5"/>"##);
+                let _ = write!(
+                    o,
+                    r##"<circle cx="{x:.0}" cy="{y:.0}" r="5" fill="{color}" stroke="#333" stroke-width="0.5"/>"##
+                );
             }
         }
-        let _ = write!(o, r#"<text x="{:.0}" y="{:.0}" font-size="12">{}</text>"#, x + 14.0, y + 4.0, esc(label));
+        let _ = write!(
+            o,
+            r#"<text x="{:.0}" y="{:.0}" font-size="12">{}</text>"#,
+            x + 14.0,
+            y + 4.0,
+            esc(label)
+        );
     }
     o.push_str("</g>");
     o
@@ -208,7 +236,13 @@ pub fn line_chart(
     for (i, s) in series.iter().enumerate() {
         let mut d = String::new();
         for (k, &(x, y)) in s.points.iter().enumerate() {
-            let _ = write!(d, "{}{:.1} {:.1}", if k == 0 { "M" } else { "L" }, px(x), py(y));
+            let _ = write!(
+                d,
+                "{}{:.1} {:.1}",
+                if k == 0 { "M" } else { "L" },
+                px(x),
+                py(y)
+            );
         }
         let _ = write!(
             o,
