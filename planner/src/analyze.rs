@@ -29,12 +29,32 @@ pub fn model_from_config(
     table: Option<&toml::Value>,
     name_override: Option<&str>,
 ) -> anyhow::Result<Box<dyn PropagationModel>> {
-    let cfg = match (name_override, table) {
-        (Some(name), _) => ModelConfig::from_name(name),
-        (None, Some(t)) => t
-            .clone()
+    let parse = |t: &toml::Value| {
+        t.clone()
             .try_into::<ModelConfig>()
-            .context("invalid [model] table")?,
+            .context("invalid [model] table")
+    };
+    let cfg = match (name_override, table) {
+        (Some(name), Some(t)) => {
+            let table_cfg = parse(t)?;
+            let name = name.trim();
+            if table_cfg.model == name {
+                table_cfg
+            } else {
+                // `--model` switches the model but keeps the table's settings that still apply
+                // (k-factor, diffraction, and the [model.itm] options when switching to ITM), so a
+                // planner's configured ITM reliability or climate is never silently replaced.
+                ModelConfig {
+                    model: name.to_string(),
+                    environment: None,
+                    base_model: None,
+                    itm: if name == "itm" { table_cfg.itm } else { None },
+                    ..table_cfg
+                }
+            }
+        }
+        (Some(name), None) => ModelConfig::from_name(name),
+        (None, Some(t)) => parse(t)?,
         (None, None) => ModelConfig::from_name(DEFAULT_MODEL),
     };
     build_model(&cfg).map_err(|e| anyhow::anyhow!("{e}"))
@@ -382,4 +402,35 @@ pub fn config_base_dir(config: Option<&Path>) -> PathBuf {
         .and_then(|p| p.parent())
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."))
+}
+
+#[cfg(test)]
+mod model_override_tests {
+    use super::*;
+
+    // Regression: `--model itm` used to rebuild the config from the name alone, so the
+    // configured [model.itm] reliability was silently replaced by the default.
+    #[test]
+    fn model_override_keeps_the_configured_itm_options() {
+        let table: toml::Value = toml::from_str(
+            "model = \"hata_open\"\nk_factor = 1.2\n",
+        )
+        .unwrap();
+        let m = model_from_config(Some(&table), Some("itm")).unwrap();
+        assert_eq!(m.name(), "itm");
+
+        let with_itm: toml::Value = toml::from_str(
+            "model = \"itm\"\n[itm]\nreliability_pct = 90.0\n",
+        )
+        .unwrap();
+        let base = model_from_config(Some(&with_itm), None).unwrap();
+        let overridden = model_from_config(Some(&with_itm), Some("itm")).unwrap();
+        let default = model_from_config(None, Some("itm")).unwrap();
+        assert_eq!(format!("{base:?}"), format!("{overridden:?}"));
+        assert_ne!(format!("{base:?}"), format!("{default:?}"));
+
+        // Switching away from ITM drops the ITM table instead of rejecting the run.
+        let m = model_from_config(Some(&with_itm), Some("free_space")).unwrap();
+        assert_eq!(m.name(), "free_space");
+    }
 }
