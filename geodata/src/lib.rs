@@ -14,7 +14,7 @@ pub mod routes;
 pub mod sources;
 pub mod validate;
 
-pub use dataset::{Dataset, DatasetSummary};
+pub use dataset::Dataset;
 pub use dem::{Dem, Profile};
 pub use error::{GeodataError, Location, Problem, Problems, Warning};
 pub use model::*;

@@ -36,7 +36,7 @@ fn export(dir: &str, targets: &[Target], ds: &geodata::Dataset) {
     let road_km: f64 = ds
         .roads
         .iter()
-        .map(|r| planner::geo::line_length_m(&r.geometry.0))
+        .map(|r| geodata::line_length_m(&r.geometry))
         .sum::<f64>()
         / 1000.0;
     writeln!(

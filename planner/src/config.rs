@@ -55,6 +55,9 @@ pub struct PlannerConfig {
     /// Investment-summary table (`[invest]`), parsed by `crate::invest::InvestConfig`.
     #[serde(default)]
     pub invest: Option<toml::Value>,
+    /// Measured-speeds table (`[speeds]`), parsed by `crate::speeds::SpeedsConfig`.
+    #[serde(default)]
+    pub speeds: Option<toml::Value>,
 }
 
 /// Where the data comes from: an embedded dataset, or the user's files.
@@ -198,6 +201,9 @@ impl PlannerConfig {
             if let Err(e) = crate::analyze::sources_from_config(src) {
                 p.push(format!("inputs.sources: {e:#}"));
             }
+        }
+        if let Err(e) = crate::speeds::SpeedsConfig::from_toml(self.speeds.as_ref()) {
+            p.extend(e);
         }
         let a = &self.analysis;
         if !(a.road_step_m.is_finite() && a.road_step_m >= 1.0 && a.road_step_m <= 1000.0) {

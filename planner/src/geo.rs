@@ -85,14 +85,6 @@ pub fn spherical_bearing_deg(from: (f64, f64), to: (f64, f64)) -> f64 {
     }
 }
 
-/// Geodesic length of a lon/lat polyline, metres.
-pub fn line_length_m(coords: &[geo_types::Coord<f64>]) -> f64 {
-    coords
-        .windows(2)
-        .map(|w| geodesic_distance_m((w[0].x, w[0].y), (w[1].x, w[1].y)))
-        .sum()
-}
-
 /// Point at fraction `t` (0..=1) of the way from `a` to `b` along the great circle (lon/lat
 /// degrees). Used to place road samples; exact enough for segments of a few kilometres.
 pub fn interpolate(a: (f64, f64), b: (f64, f64), t: f64) -> (f64, f64) {

@@ -15,5 +15,6 @@ pub mod link;
 pub mod output;
 pub mod plan;
 pub mod propagation;
+pub mod speeds;
 pub mod summary;
 pub mod synth;

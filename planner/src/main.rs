@@ -13,7 +13,8 @@ Exit codes:
   0  success
   1  validation found problems in the inputs (`planner validate`)
   2  usage, configuration or input error (bad flag, bad config, unreadable data, analysis failure)
-  3  an output file could not be written";
+  3  an output file could not be written
+  4  measured speeds could not be read from Prometheus (--speeds-from / [speeds] url)";
 
 /// Network coverage planner: which settlements and road kilometres lack 2G/3G/4G/5G service.
 #[derive(Parser, Debug)]
@@ -69,6 +70,10 @@ struct AnalyzeArgs {
     /// Only summarise the dataset; skip the coverage analysis.
     #[arg(long)]
     dataset_only: bool,
+    /// Prometheus server (e.g. http://127.0.0.1:9090) to read measured speeds per region from;
+    /// overrides `[speeds] url`. Adds them to the summary, the JSON and speeds.csv.
+    #[arg(long, value_name = "URL")]
+    speeds_from: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -151,6 +156,8 @@ fn run_analyze(args: AnalyzeArgs) -> Result<ExitCode, Exit> {
     let base = analyze::config_base_dir(args.config.as_deref());
     let ds = analyze::load_dataset(&cfg, &base).map_err(usage)?;
     let summary = planner::summary::summarize(&ds);
+    // Before the analysis, so an unreachable Prometheus fails fast.
+    let speeds = fetch_speeds(args.speeds_from.as_deref(), &cfg, &ds)?;
     let analysis = if args.dataset_only {
         None
     } else {
@@ -166,7 +173,15 @@ fn run_analyze(args: AnalyzeArgs) -> Result<ExitCode, Exit> {
                 .map_err(usage)?,
         )
     };
-    let report = analyze::report_json(&summary, analysis.as_ref());
+    let mut report = analyze::report_json(&summary, analysis.as_ref());
+    if let Some(s) = &speeds {
+        report["speeds"] = serde_json::to_value(s).expect("plain struct serializes");
+        if args.json && !args.quiet {
+            for w in &s.warnings {
+                eprintln!("warning: {w}");
+            }
+        }
+    }
     if args.json {
         println!(
             "{}",
@@ -174,6 +189,9 @@ fn run_analyze(args: AnalyzeArgs) -> Result<ExitCode, Exit> {
         );
     } else {
         print!("{}", analyze::render_text(&summary, analysis.as_ref()));
+        if let Some(s) = &speeds {
+            print!("{}", planner::speeds::render_text(s));
+        }
     }
     let out = args.out.or_else(|| cfg.outputs.dir.clone());
     if let Some(dir) = out {
@@ -183,7 +201,7 @@ fn run_analyze(args: AnalyzeArgs) -> Result<ExitCode, Exit> {
             )));
         };
         let tiff = cfg.outputs.coverage_tiff || a.targets.grid.is_some();
-        let written = planner::output::write_all(
+        let mut written = planner::output::write_all(
             &dir,
             &ds,
             a,
@@ -193,11 +211,37 @@ fn run_analyze(args: AnalyzeArgs) -> Result<ExitCode, Exit> {
             tiff,
         )
         .map_err(|e| Exit(3, e.into()))?;
+        if let (Some(s), true) = (&speeds, cfg.outputs.csv) {
+            let path = dir.join("speeds.csv");
+            let bytes = planner::speeds::csv_bytes(s)
+                .with_context(|| format!("cannot write {}", path.display()))
+                .map_err(|e| Exit(3, e))?;
+            written.push(
+                planner::output::write_atomic(&dir, "speeds.csv", &bytes)
+                    .map_err(|e| Exit(3, e.into()))?,
+            );
+        }
         if !args.quiet {
             eprintln!("wrote {} files to {}", written.len(), dir.display());
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Measured speeds from `--speeds-from` or `[speeds] url`, when either is given.
+fn fetch_speeds(
+    flag: Option<&str>,
+    cfg: &PlannerConfig,
+    ds: &geodata::Dataset,
+) -> Result<Option<planner::speeds::Speeds>, Exit> {
+    let sc = planner::speeds::SpeedsConfig::from_toml(cfg.speeds.as_ref())
+        .map_err(|p| usage(anyhow::anyhow!(p.join("; "))))?;
+    let Some(url) = flag.or(sc.url.as_deref()) else {
+        return Ok(None);
+    };
+    planner::speeds::fetch(url, &sc, &ds.regions)
+        .map(Some)
+        .map_err(|e| Exit(4, e.into()))
 }
 
 fn run_link(args: planner::link::LinkArgs) -> Result<ExitCode, Exit> {

@@ -7,7 +7,6 @@ use geodata::{Dataset, Technology};
 use serde::Serialize;
 
 use crate::gaps::round;
-use crate::geo::line_length_m;
 
 /// Extent and resolution of the DEM.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -58,48 +57,26 @@ pub struct DatasetSummary {
 
 /// Summarises a dataset.
 pub fn summarize(ds: &Dataset) -> DatasetSummary {
-    let mut road_m = 0.0;
-    let mut intl_m = 0.0;
-    let mut routes_m: BTreeMap<String, f64> = BTreeMap::new();
-    for r in &ds.roads {
-        let len = line_length_m(&r.geometry.0);
-        road_m += len;
-        if r.international {
-            intl_m += len;
-        }
-        for rf in &r.refs {
-            *routes_m.entry(rf.clone()).or_default() += len;
-        }
-    }
-    let mut sites_by = BTreeMap::new();
-    let mut cells_by = BTreeMap::new();
-    for t in Technology::ALL {
-        sites_by.insert(
-            t.as_str().to_string(),
-            ds.sites
-                .iter()
-                .filter(|s| s.cells.iter().any(|c| c.technology == t))
-                .count(),
-        );
-        cells_by.insert(
-            t.as_str().to_string(),
-            ds.sites
-                .iter()
-                .flat_map(|s| &s.cells)
-                .filter(|c| c.technology == t)
-                .count(),
-        );
-    }
+    // The figures come from geodata's Dataset helpers; this only rounds and labels them for JSON.
+    let by_label = |m: BTreeMap<Technology, usize>| {
+        Technology::ALL
+            .iter()
+            .map(|t| (t.as_str().to_string(), m.get(t).copied().unwrap_or(0)))
+            .collect::<BTreeMap<_, _>>()
+    };
+    let sites_by = by_label(ds.sites_by_technology());
+    let cells_by = by_label(ds.cells_by_technology());
     DatasetSummary {
         name: ds.name.clone(),
         regions: ds.regions.len(),
         settlements: ds.settlements.len(),
-        population: ds.settlements.iter().map(|s| s.population).sum(),
-        road_km: round(road_m / 1000.0, 3),
-        international_road_km: round(intl_m / 1000.0, 3),
-        routes: routes_m
+        population: ds.total_population(),
+        road_km: round(ds.road_km(), 3),
+        international_road_km: round(ds.international_road_km(), 3),
+        routes: ds
+            .route_km()
             .into_iter()
-            .map(|(k, v)| (k, round(v / 1000.0, 3)))
+            .map(|(k, v)| (k, round(v, 3)))
             .collect(),
         sites: ds.sites.len(),
         sites_by_technology: sites_by,

@@ -179,7 +179,7 @@ pub fn country(spec: &CountrySpec) -> Dataset {
             coords.push(Coord { x: lon, y: lat });
         }
         let ls = LineString(coords);
-        total_km += crate::geo::line_length_m(&ls.0) / 1000.0;
+        total_km += geodata::line_length_m(&ls) / 1000.0;
         let international = i % 10 == 0;
         roads.push(Road {
             id: format!("road{i}"),
@@ -262,7 +262,7 @@ mod tests {
         let km: f64 = a
             .roads
             .iter()
-            .map(|r| crate::geo::line_length_m(&r.geometry.0))
+            .map(|r| geodata::line_length_m(&r.geometry))
             .sum::<f64>()
             / 1000.0;
         assert!((1000.0..1200.0).contains(&km), "{km}");

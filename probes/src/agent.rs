@@ -21,8 +21,13 @@ use tokio::task::JoinSet;
 use crate::config::{self, Config, ConfigError, Target, TestConfig};
 use crate::metrics::{AgentInfo, Metrics};
 use crate::probers::{prober_for, ProbeContext, TestKind};
+use crate::remote_write::RemoteWriter;
 use crate::runner::{self, unix_now, RunResult};
 use crate::serve::{PlainListener, TlsListener};
+
+/// How long a shutdown waits for the remote-write receiver to take the queued samples; within
+/// the 5 s graceful-shutdown deadline of [`run`].
+const REMOTE_WRITE_FLUSH: Duration = Duration::from_secs(4);
 
 /// Whether `s` looks like a bcrypt hash (`$2a$`, `$2b$` or `$2y$`, 60 characters).
 pub fn is_bcrypt_hash(s: &str) -> bool {
@@ -69,6 +74,7 @@ pub struct AgentState {
     budget: Mutex<Budget>,
     last_error: Mutex<Option<String>>,
     auth_ok: Mutex<HashSet<String>>,
+    remote_write: Mutex<Option<Arc<RemoteWriter>>>,
 }
 
 fn today() -> i64 {
@@ -99,6 +105,7 @@ impl AgentState {
             }),
             last_error: Mutex::new(None),
             auth_ok: Mutex::new(HashSet::new()),
+            remote_write: Mutex::new(None),
         });
         st.apply(cfg, &[]);
         st
@@ -144,6 +151,21 @@ impl AgentState {
             version: env!("CARGO_PKG_VERSION").into(),
         });
         self.metrics.set_reload(true, unix_now());
+        {
+            let mut rw = self.remote_write.lock().unwrap_or_else(|p| p.into_inner());
+            match (&cfg.remote_write, rw.as_ref()) {
+                (Some(c), Some(w)) => w.set_config(c.clone()),
+                (Some(c), None) => {
+                    *rw = Some(RemoteWriter::start(c.clone(), self.metrics.remote_write()))
+                }
+                (None, Some(_)) => {
+                    // Section removed by a reload: flush in the background, then stop.
+                    let w = rw.take().expect("matched Some");
+                    tokio::spawn(async move { w.shutdown(REMOTE_WRITE_FLUSH).await });
+                }
+                (None, None) => {}
+            }
+        }
         let cfg = Arc::new(cfg);
         *self.current.lock().unwrap_or_else(|p| p.into_inner()) = cfg.clone();
         self.metrics.set_budget_remaining(self.budget_remaining());
@@ -224,6 +246,14 @@ impl AgentState {
         self.spend(res.bytes_used);
         self.metrics.record(&res);
         self.metrics.set_budget_remaining(self.budget_remaining());
+        let rw = self
+            .remote_write
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some(w) = rw {
+            w.enqueue_run(&self.metrics.encode_text(), &res);
+        }
         res
     }
 
@@ -419,6 +449,15 @@ impl RunningAgent {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .abort_all();
+        let rw = self
+            .state
+            .remote_write
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(w) = rw {
+            w.shutdown(REMOTE_WRITE_FLUSH).await;
+        }
         r.map_err(AgentError::Io)
     }
 }

@@ -45,6 +45,45 @@ struct RawConfig {
     tests: RawTests,
     #[serde(default)]
     targets: Vec<RawTarget>,
+    #[serde(default)]
+    remote_write: Option<RawRemoteWrite>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRemoteWrite {
+    url: String,
+    #[serde(default)]
+    basic_auth: Option<RawBasicAuth>,
+    #[serde(default)]
+    bearer_token: Option<String>,
+    #[serde(default)]
+    ca_file: Option<PathBuf>,
+    #[serde(default)]
+    interval: Option<String>,
+    #[serde(default)]
+    timeout: Option<String>,
+    #[serde(default)]
+    queue_capacity_samples: Option<usize>,
+    #[serde(default)]
+    max_samples_per_batch: Option<usize>,
+    #[serde(default)]
+    retry_backoff_min: Option<String>,
+    #[serde(default)]
+    retry_backoff_max: Option<String>,
+    #[serde(default)]
+    job: Option<String>,
+    #[serde(default)]
+    instance: Option<String>,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBasicAuth {
+    username: String,
+    password: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -203,6 +242,8 @@ pub struct Config {
     pub tests: BTreeMap<TestKind, TestConfig>,
     /// Targets.
     pub targets: Vec<Target>,
+    /// Push results to a remote-write receiver (`[remote_write]`), if set.
+    pub remote_write: Option<crate::remote_write::RemoteWriteConfig>,
 }
 
 struct Defaults {
@@ -694,6 +735,11 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         }
     }
 
+    let remote_write = raw
+        .remote_write
+        .as_ref()
+        .and_then(|rw| remote_write_section(rw, path, &a.site, &mut p));
+
     if !p.is_empty() {
         return Err(ConfigError {
             path: path.into(),
@@ -718,5 +764,150 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         },
         tests,
         targets,
+        remote_write,
+    })
+}
+
+/// Label names the agent's own series use; extra remote-write labels must not shadow them.
+const SERIES_LABELS: [&str; 14] = [
+    "target",
+    "test",
+    "reason",
+    "result",
+    "stat",
+    "phase",
+    "region",
+    "site",
+    "latitude",
+    "longitude",
+    "isp",
+    "version",
+    "job",
+    "instance",
+];
+
+fn remote_write_section(
+    rw: &RawRemoteWrite,
+    path: &Path,
+    site: &str,
+    p: &mut Vec<String>,
+) -> Option<crate::remote_write::RemoteWriteConfig> {
+    use crate::remote_write::{RemoteWriteAuth, RemoteWriteConfig};
+    let problems_before = p.len();
+    let url = match Url::parse(&rw.url) {
+        Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host_str().is_some() => {
+            Some(u)
+        }
+        Ok(_) => {
+            p.push(format!("remote_write.url = \"{}\" must be an http:// or https:// URL with a host, e.g. \"https://prometheus.example/api/v1/write\"", rw.url));
+            None
+        }
+        Err(e) => {
+            p.push(format!("remote_write.url = \"{}\" is not a URL: {e}", rw.url));
+            None
+        }
+    };
+    let auth = match (&rw.basic_auth, &rw.bearer_token) {
+        (Some(_), Some(_)) => {
+            p.push("remote_write: set either basic_auth or bearer_token, not both".into());
+            None
+        }
+        (Some(b), None) => Some(RemoteWriteAuth::Basic {
+            username: b.username.clone(),
+            password: b.password.clone(),
+        }),
+        (None, Some(t)) => Some(RemoteWriteAuth::Bearer(t.clone())),
+        (None, None) => None,
+    };
+    let mut dur = |key: &str, v: &Option<String>, default: &str| -> Duration {
+        match parse_duration(v.as_deref().unwrap_or(default)) {
+            Ok(d) => d,
+            Err(e) => {
+                p.push(format!("remote_write.{key}: {e}"));
+                parse_duration(default).expect("valid default")
+            }
+        }
+    };
+    let interval = dur("interval", &rw.interval, "10s");
+    let timeout = dur("timeout", &rw.timeout, "10s");
+    let backoff_min = dur("retry_backoff_min", &rw.retry_backoff_min, "500ms");
+    let backoff_max = dur("retry_backoff_max", &rw.retry_backoff_max, "30s");
+    if interval < Duration::from_secs(1) {
+        p.push(format!(
+            "remote_write.interval = {} is shorter than 1s",
+            format_duration(interval)
+        ));
+    }
+    if timeout < Duration::from_millis(100) {
+        p.push(format!(
+            "remote_write.timeout = {} is shorter than 100ms: allow the receiver time to answer",
+            format_duration(timeout)
+        ));
+    }
+    if backoff_min.is_zero() || backoff_min > backoff_max {
+        p.push(format!(
+            "remote_write.retry_backoff_min ({}) must be above 0 and at most remote_write.retry_backoff_max ({})",
+            format_duration(backoff_min),
+            format_duration(backoff_max)
+        ));
+    }
+    let capacity = rw.queue_capacity_samples.unwrap_or(100_000);
+    let batch = rw.max_samples_per_batch.unwrap_or(2_000);
+    if !(1_000..=10_000_000).contains(&capacity) {
+        p.push(format!("remote_write.queue_capacity_samples = {capacity} is outside 1000..10000000 (each queued sample takes about 24 bytes)"));
+    }
+    if !(1..=50_000).contains(&batch) {
+        p.push(format!(
+            "remote_write.max_samples_per_batch = {batch} is outside 1..50000"
+        ));
+    } else if batch > capacity {
+        p.push(format!("remote_write.max_samples_per_batch ({batch}) exceeds remote_write.queue_capacity_samples ({capacity})"));
+    }
+    let mut labels = BTreeMap::new();
+    for (key, value) in [
+        ("job", rw.job.as_deref().unwrap_or("probe")),
+        ("instance", rw.instance.as_deref().unwrap_or(site)),
+    ] {
+        if value.trim().is_empty() {
+            p.push(format!("remote_write.{key} is empty: it labels every pushed series; remove it for the default"));
+        }
+        labels.insert(key.to_string(), value.to_string());
+    }
+    for (name, value) in &rw.labels {
+        let valid = name.starts_with(|c: char| c.is_ascii_lowercase())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !valid {
+            p.push(format!("remote_write.labels.{name} is not a valid label name: use lowercase letters, digits and _, starting with a letter"));
+        } else if SERIES_LABELS.contains(&name.as_str()) {
+            p.push(format!("remote_write.labels.{name} clashes with a label of the agent's series (or the job/instance keys): choose another name"));
+        } else if value.is_empty() {
+            p.push(format!("remote_write.labels.{name} is empty: give a value or remove the label"));
+        }
+        labels.insert(name.clone(), value.clone());
+    }
+    let ca = rw.ca_file.as_ref().map(|c| relative_to(path, c));
+    let tls = match client_tls_config(ca.as_deref()) {
+        Ok(c) => Some(Arc::new(c)),
+        Err(e) => {
+            p.push(format!("remote_write.ca_file: {e}"));
+            None
+        }
+    };
+    if p.len() > problems_before {
+        return None;
+    }
+    Some(RemoteWriteConfig {
+        url: url?,
+        auth,
+        tls: tls?,
+        interval,
+        timeout,
+        queue_capacity_samples: capacity,
+        max_samples_per_batch: batch,
+        retry_backoff_min: backoff_min,
+        retry_backoff_max: backoff_max,
+        labels,
     })
 }

@@ -7,6 +7,7 @@
 //! - [`config`] parses and validates the agent's TOML configuration,
 //! - [`metrics`] defines every exported metric in one place,
 //! - [`agent`] schedules runs and serves `/metrics`,
+//! - [`remote_write`] pushes results to a Prometheus remote-write receiver (agents behind NAT),
 //! - [`oneshot`] is the one-off measurement behind `probe run`.
 //!
 //! # Throughput figures are goodput
@@ -25,6 +26,7 @@ pub mod net;
 pub mod oneshot;
 pub mod probers;
 pub mod reason;
+pub mod remote_write;
 pub mod runner;
 pub mod serve;
 

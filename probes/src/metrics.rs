@@ -23,6 +23,11 @@
 //! | `probe_agent_info` | gauge | region, site, latitude, longitude, isp, version | always 1 |
 //! | `probe_config_last_reload_successful` | gauge | — | 1 if the last (re)load worked |
 //! | `probe_config_last_reload_success_timestamp_seconds` | gauge | — | Unix time of the last good load |
+//! | `probe_remote_write_samples_total` | counter | result=sent\|rejected\|dropped | remote-write samples by fate |
+//! | `probe_remote_write_requests_total` | counter | result=success\|retry\|rejected | remote-write POSTs by outcome |
+//! | `probe_remote_write_sent_bytes_total` | counter | — | compressed request bytes accepted by the receiver |
+//! | `probe_remote_write_queue_samples` | gauge | — | samples waiting in the remote-write queue |
+//! | `probe_remote_write_last_success_timestamp_seconds` | gauge | — | Unix time of the last accepted batch (0: never) |
 //!
 //! Label values come only from the configuration (target names) and closed enums; no sample
 //! carries a timestamp.
@@ -98,6 +103,30 @@ pub struct TargetPhase {
     pub phase: String,
 }
 
+/// `{result}`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultOnly {
+    /// Outcome.
+    pub result: String,
+}
+
+/// Handles of the remote-write self-metrics; clones share the values, so the sender task keeps
+/// its own copy.
+#[derive(Clone, Debug, Default)]
+pub struct RemoteWriteMetrics {
+    /// Samples by `sent` (accepted), `rejected` (4xx other than 429) or `dropped` (evicted from
+    /// the full queue or unsent at shutdown).
+    pub samples: Family<ResultOnly, Counter>,
+    /// POSTs by `success`, `retry` (network error, 5xx, 429) or `rejected`.
+    pub requests: Family<ResultOnly, Counter>,
+    /// Compressed body bytes of accepted requests.
+    pub sent_bytes: Counter,
+    /// Samples waiting.
+    pub queue_samples: G,
+    /// Unix time of the last accepted batch.
+    pub last_success: G,
+}
+
 /// Agent identity labels.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct AgentInfo {
@@ -139,6 +168,7 @@ pub struct Metrics {
     agent_info: Family<AgentInfo, G>,
     reload_ok: G,
     reload_ts: G,
+    remote_write: RemoteWriteMetrics,
 }
 
 impl Default for Metrics {
@@ -172,6 +202,7 @@ impl Metrics {
             agent_info: Family::default(),
             reload_ok: G::default(),
             reload_ts: G::default(),
+            remote_write: RemoteWriteMetrics::default(),
             registry: Registry::default(),
         };
         r.register(
@@ -271,7 +302,38 @@ impl Metrics {
             "Unix time of the last successful configuration load",
             m.reload_ts.clone(),
         );
+        let rw = &m.remote_write;
+        r.register(
+            "probe_remote_write_samples",
+            "Remote-write samples by result: sent (accepted), rejected (4xx), dropped (queue full or shutdown)",
+            rw.samples.clone(),
+        );
+        r.register(
+            "probe_remote_write_requests",
+            "Remote-write requests by result: success, retry (network error, 5xx, 429), rejected (other 4xx)",
+            rw.requests.clone(),
+        );
+        r.register(
+            "probe_remote_write_sent_bytes",
+            "Compressed remote-write request bytes accepted by the receiver",
+            rw.sent_bytes.clone(),
+        );
+        r.register(
+            "probe_remote_write_queue_samples",
+            "Samples waiting in the remote-write queue",
+            rw.queue_samples.clone(),
+        );
+        r.register(
+            "probe_remote_write_last_success_timestamp_seconds",
+            "Unix time of the last batch the remote-write receiver accepted (0: never)",
+            rw.last_success.clone(),
+        );
         Metrics { registry: r, ..m }
+    }
+
+    /// Handles of the remote-write self-metrics.
+    pub fn remote_write(&self) -> RemoteWriteMetrics {
+        self.remote_write.clone()
     }
 
     /// Record one run.

@@ -279,10 +279,10 @@ fn every_dashboard_query_returns_data_from_a_real_agent() {
 fn monitoring_walkthrough_agent_config_validates() {
     // The README/docs walkthrough must work as written: its agent config passes `probe validate`.
     let probe = probe_binary().expect("no probe binary: `cargo build -p probes --bins` first");
-    let docs = std::fs::read_to_string(repo_root().join("docs/monitoring.md")).unwrap();
+    let docs = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
     let start = docs
         .find("cat > /tmp/agent.toml <<'EOF'\n")
-        .expect("walkthrough agent config in docs/monitoring.md")
+        .expect("walkthrough agent config in the README's monitoring section")
         + "cat > /tmp/agent.toml <<'EOF'\n".len();
     let end = start + docs[start..].find("\nEOF\n").expect("end of the heredoc");
     let tmp = tempfile::tempdir().unwrap();
