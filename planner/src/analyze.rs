@@ -412,17 +412,12 @@ mod model_override_tests {
     // configured [model.itm] reliability was silently replaced by the default.
     #[test]
     fn model_override_keeps_the_configured_itm_options() {
-        let table: toml::Value = toml::from_str(
-            "model = \"hata_open\"\nk_factor = 1.2\n",
-        )
-        .unwrap();
+        let table: toml::Value = toml::from_str("model = \"hata_open\"\nk_factor = 1.2\n").unwrap();
         let m = model_from_config(Some(&table), Some("itm")).unwrap();
         assert_eq!(m.name(), "itm");
 
-        let with_itm: toml::Value = toml::from_str(
-            "model = \"itm\"\n[itm]\nreliability_pct = 90.0\n",
-        )
-        .unwrap();
+        let with_itm: toml::Value =
+            toml::from_str("model = \"itm\"\n[itm]\nreliability_pct = 90.0\n").unwrap();
         let base = model_from_config(Some(&with_itm), None).unwrap();
         let overridden = model_from_config(Some(&with_itm), Some("itm")).unwrap();
         let default = model_from_config(None, Some("itm")).unwrap();

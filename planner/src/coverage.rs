@@ -20,10 +20,10 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
 
+use crate::antenna::AntennaPattern;
 use crate::geo::{
     geodesic_distance_m, interpolate, spherical_bearing_deg, PointIndex, EARTH_RADIUS_M,
 };
-use crate::antenna::AntennaPattern;
 use crate::propagation::{Link, PropagationModel};
 
 /// Index of a technology in per-technology arrays (`2g` = 0 … `5g` = 3).
@@ -468,13 +468,12 @@ impl<'a> Engine<'a> {
                     .iter()
                     .enumerate()
                     .map(|(ci, c)| {
-                        let mut p = AntennaPattern::from_cell(c).map_err(|e| {
-                            CoverageError::Antenna {
+                        let mut p =
+                            AntennaPattern::from_cell(c).map_err(|e| CoverageError::Antenna {
                                 site: s.id.clone(),
                                 cell: ci,
                                 message: e.to_string(),
-                            }
-                        })?;
+                            })?;
                         p.vertical_beamwidth_deg = settings.vertical_beamwidth_deg;
                         Ok(p)
                     })

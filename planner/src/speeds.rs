@@ -209,7 +209,10 @@ impl Client {
         };
         let mut endpoint = reqwest::Url::parse(url).map_err(|e| bad(e.to_string()))?;
         if !matches!(endpoint.scheme(), "http" | "https") {
-            return Err(bad(format!("scheme `{}` is not http or https", endpoint.scheme())));
+            return Err(bad(format!(
+                "scheme `{}` is not http or https",
+                endpoint.scheme()
+            )));
         }
         // Keep a path prefix (Prometheus behind a reverse proxy at /prometheus).
         let path = format!("{}/api/v1/query", endpoint.path().trim_end_matches('/'));
@@ -336,13 +339,15 @@ const DIRS: [&str; 2] = ["download", "upload"];
 const WINDOWS: [&str; 2] = ["1d", "7d"];
 
 fn queries(source: SpeedSource) -> Queries {
-    let median = |dir: &str, w: &str| match source {
+    let median = |dir: &str, w: &str| {
+        match source {
         SpeedSource::RecordingRules => format!("region:probe_{dir}_bytes_per_second:median_{w}"),
         // The recording rules' two steps in one expression: per series median over the
         // window, then the median across the region's series.
         SpeedSource::RawExpressions => format!(
             "quantile by (region) (0.5, quantile_over_time(0.5, probe_{dir}_bytes_per_second{{region!=\"\"}}[{w}]))"
         ),
+    }
     };
     let per_agent = match source {
         SpeedSource::RecordingRules => {
@@ -621,7 +626,7 @@ pub fn render_text(s: &Speeds) -> String {
     );
     let _ = writeln!(
         o,
-        "  {:<8} {:<16} {:>6} {:>10} {:>10} {:>10} {:>10}  ",
+        "  {:<8} {:<16} {:>6} {:>10} {:>10} {:>10} {:>10}",
         "region", "name", "agents", "down", "target", "up", "target"
     );
     for r in &s.regions {

@@ -1,0 +1,504 @@
+//! `planner analyze --speeds-from URL` against a real Prometheus (Debian's /usr/bin/prometheus on
+//! a loopback port) holding agent speeds backfilled with `promtool tsdb create-blocks-from
+//! openmetrics`, so the medians are known exactly: once with the project's recording rules
+//! loaded, once without (raw-expression fallback); plus the failure messages and exit code for
+//! an unreachable URL, an HTTP error, a Prometheus error answer and a non-Prometheus answer.
+
+mod monitoring_common;
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use monitoring_common::{fast_rule_files, free_port, http_get, repo_root, url_encode};
+use serde_json::Value;
+
+/// The `planner` binary: the newer of target/release and target/debug, built when neither exists.
+fn planner_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let root = repo_root();
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("target"));
+        let newest = |cands: &[PathBuf]| {
+            cands
+                .iter()
+                .filter(|p| p.is_file())
+                .max_by_key(|p| p.metadata().and_then(|m| m.modified()).ok())
+                .cloned()
+        };
+        let cands = [target.join("release/planner"), target.join("debug/planner")];
+        if let Some(p) = newest(&cands) {
+            return p;
+        }
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let st = Command::new(cargo)
+            .args(["build", "-p", "planner", "--bin", "planner"])
+            .current_dir(&root)
+            .status()
+            .expect("run cargo build");
+        assert!(st.success(), "cargo build -p planner failed");
+        newest(&cands).expect("planner binary after build")
+    })
+    .clone()
+}
+
+fn planner(args: &[&str]) -> Output {
+    Command::new(planner_bin())
+        .args(args)
+        .output()
+        .expect("run planner")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Agents of the backfill: instance, region label, download and upload in bytes/s (constant,
+/// so every median is exact).
+const AGENTS: [(&str, &str, f64, f64); 5] = [
+    ("a1:9101", "UZ-TO", 20e6, 5e6),
+    ("a2:9101", "UZ-TO", 16e6, 4e6),
+    // A region name that is unique: matched to UZ-QR, and it has a configured baseline in
+    // recording.yml (20/5 Mbit/s → target 36/9 Mbit/s = 4.5e6/1.125e6 B/s).
+    ("a3:9101", "Karakalpakstan", 3e6, 1e6),
+    // Names two regions (UZ-TK and UZ-TO): a warning, not used.
+    ("a4:9101", "Tashkent", 9e6, 2e6),
+    // No such region.
+    ("a5:9101", "Atlantis", 7e6, 1e6),
+];
+
+/// OpenMetrics text of AGENTS: one sample a minute over the last three hours.
+fn openmetrics() -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs();
+    let mut s = String::new();
+    for (dir, idx) in [("download", 0), ("upload", 1)] {
+        s.push_str(&format!("# TYPE probe_{dir}_bytes_per_second gauge\n"));
+        for (inst, region, down, up) in AGENTS {
+            let v = if idx == 0 { down } else { up };
+            // Ends 30 s ago: the newest sample is within the 5-minute lookback of an instant query.
+            for k in (0..180).rev() {
+                let ts = now - 30 - k * 60;
+                s.push_str(&format!(
+                    "probe_{dir}_bytes_per_second{{job=\"probe-agent\",instance=\"{inst}\",region=\"{region}\",site=\"s-{inst}\",target=\"t1\"}} {v} {ts}\n"
+                ));
+            }
+        }
+    }
+    s.push_str("# EOF\n");
+    s
+}
+
+/// Prometheus over a backfilled TSDB, killed on drop.
+struct Prom {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Prom {
+    fn start(with_rules: bool) -> Prom {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let om = dir.path().join("speeds.om");
+        std::fs::write(&om, openmetrics()).unwrap();
+        let data = dir.path().join("data");
+        let o = Command::new("/usr/bin/promtool")
+            .args(["tsdb", "create-blocks-from", "openmetrics"])
+            .arg(&om)
+            .arg(&data)
+            .output()
+            .expect("run /usr/bin/promtool (Debian package `prometheus`)");
+        assert!(
+            o.status.success(),
+            "promtool backfill failed: {}{}",
+            text(&o.stdout),
+            text(&o.stderr)
+        );
+        let mut cfg = String::from("global:\n  evaluation_interval: 1s\n");
+        if with_rules {
+            for (name, content) in fast_rule_files() {
+                if name == "recording.yml" {
+                    std::fs::write(dir.path().join(name), content).unwrap();
+                }
+            }
+            cfg.push_str("rule_files: [recording.yml]\n");
+        }
+        let config = dir.path().join("prometheus.yml");
+        std::fs::write(&config, cfg).unwrap();
+        let mut last = String::new();
+        for _ in 0..3 {
+            let port = free_port();
+            let log = std::fs::File::create(dir.path().join("prometheus.log")).unwrap();
+            let mut child = Command::new("/usr/bin/prometheus")
+                .arg(format!("--config.file={}", config.display()))
+                .arg(format!("--storage.tsdb.path={}", data.display()))
+                .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+                .arg("--log.level=warn")
+                .current_dir(dir.path())
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("start /usr/bin/prometheus");
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                if let Ok(Some(st)) = child.try_wait() {
+                    last = format!(
+                        "exited with {st}: {}",
+                        std::fs::read_to_string(dir.path().join("prometheus.log"))
+                            .unwrap_or_default()
+                    );
+                    break;
+                }
+                if let Ok((200, _)) = http_get(port, "/-/ready") {
+                    return Prom { child, port, dir };
+                }
+                if Instant::now() > deadline {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    last = "not ready after 30 s".into();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        panic!("Prometheus did not start: {last}");
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Number of series `expr` returns now.
+    fn count(&self, expr: &str) -> usize {
+        let (status, body) = http_get(
+            self.port,
+            &format!("/api/v1/query?query={}", url_encode(expr)),
+        )
+        .expect("query Prometheus");
+        assert_eq!(status, 200, "{body}");
+        let v: Value = serde_json::from_str(&body).expect("JSON");
+        v["data"]["result"].as_array().map(Vec::len).unwrap_or(0)
+    }
+
+    /// Waits until the recording rules have produced the per-region 1 d and 7 d medians of the
+    /// three matched labels plus Atlantis.
+    fn wait_recorded(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let exprs = [
+            "region:probe_download_bytes_per_second:median_1d",
+            "region:probe_upload_bytes_per_second:median_7d",
+            "region:probe_download_bytes_per_second:target",
+        ];
+        while exprs.iter().any(|e| self.count(e) < 3) {
+            assert!(
+                Instant::now() < deadline,
+                "recording rules produced no series in 30 s; log:\n{}",
+                std::fs::read_to_string(self.dir.path().join("prometheus.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Prom {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn write_config(dir: &Path) -> PathBuf {
+    let p = dir.join("planner.toml");
+    std::fs::write(
+        &p,
+        "[analysis]\nroad_step_m = 1000.0\n\n[speeds]\ntimeout_s = 20.0\n\
+         # 90 / 32 Mbit/s, for regions without a target in Prometheus\n\
+         target_download_bytes_per_second = 11.25e6\ntarget_upload_bytes_per_second = 4e6\n",
+    )
+    .unwrap();
+    p
+}
+
+fn region<'a>(speeds: &'a Value, code: &str) -> &'a Value {
+    speeds["regions"]
+        .as_array()
+        .expect("speeds.regions list")
+        .iter()
+        .find(|r| r["region"] == code)
+        .unwrap_or_else(|| panic!("no row for {code} in {speeds:#}"))
+}
+
+fn approx(v: &Value, want: f64) -> bool {
+    v.as_f64()
+        .is_some_and(|x| (x - want).abs() <= 1e-6 * want.abs().max(1.0))
+}
+
+/// Checks shared by both sources: UZ-TO measured from two agents, the labels that match no
+/// region (or two) are warned about, other regions listed without measurements.
+fn check_common(speeds: &Value) {
+    let to = region(speeds, "UZ-TO");
+    assert_eq!(to["measured"], true, "{to:#}");
+    assert_eq!(to["agents"], 2, "{to:#}");
+    assert!(approx(&to["download_bytes_per_second"], 18e6), "{to:#}");
+    assert!(approx(&to["upload_bytes_per_second"], 4.5e6), "{to:#}");
+    assert!(approx(&to["download_7d_bytes_per_second"], 18e6), "{to:#}");
+    // No recorded baseline for the code label, so the configured targets apply.
+    assert_eq!(to["download_target_source"], "config", "{to:#}");
+    assert!(
+        approx(&to["download_target_bytes_per_second"], 11.25e6),
+        "{to:#}"
+    );
+    assert!(approx(&to["download_ratio_to_target"], 1.6), "{to:#}");
+    assert!(approx(&to["upload_ratio_to_target"], 1.125), "{to:#}");
+    assert_eq!(to["below_target"], false, "{to:#}");
+
+    let qr = region(speeds, "UZ-QR");
+    assert_eq!(qr["label"], "Karakalpakstan", "{qr:#}");
+    assert_eq!(qr["agents"], 1, "{qr:#}");
+    assert!(approx(&qr["download_bytes_per_second"], 3e6), "{qr:#}");
+    assert_eq!(qr["below_target"], true, "{qr:#}");
+
+    let an = region(speeds, "UZ-AN");
+    assert_eq!(an["measured"], false, "{an:#}");
+    assert!(an["download_bytes_per_second"].is_null(), "{an:#}");
+    assert_eq!(an["agents"], 0, "{an:#}");
+
+    assert_eq!(speeds["regions"].as_array().unwrap().len(), 14);
+    assert_eq!(speeds["regions_measured"], 2, "{speeds:#}");
+    assert_eq!(speeds["regions_below_target"], serde_json::json!(["UZ-QR"]));
+    assert_eq!(
+        speeds["unmatched_labels"],
+        serde_json::json!(["Atlantis", "Tashkent"])
+    );
+    let warnings = speeds["warnings"].to_string();
+    for w in [
+        "`Atlantis` matches no region",
+        "`Tashkent` names several regions (UZ-TK, UZ-TO)",
+        "`Karakalpakstan` matched region UZ-QR by name",
+    ] {
+        assert!(warnings.contains(w), "no warning {w:?} in {warnings}");
+    }
+}
+
+#[test]
+fn speeds_from_recording_rules_reach_json_text_and_csv() {
+    let prom = Prom::start(true);
+    prom.wait_recorded();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path());
+    let out = dir.path().join("out");
+    let url = prom.url();
+    let o = planner(&[
+        "analyze",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--model",
+        "free_space",
+        "--quiet",
+        "--json",
+        "--speeds-from",
+        &url,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "planner failed: {}", text(&o.stderr));
+    let v: Value = serde_json::from_slice(&o.stdout).expect("stdout is JSON");
+    let speeds = &v["speeds"];
+    assert_eq!(speeds["source"], "recording_rules", "{speeds:#}");
+    assert_eq!(speeds["url"], url.as_str());
+    assert!(approx(&speeds["target_factor"], 1.8), "{speeds:#}");
+    check_common(speeds);
+    // UZ-QR's target is the recorded baseline × 1.8, not the configured fallback.
+    let qr = region(speeds, "UZ-QR");
+    assert_eq!(qr["download_target_source"], "prometheus", "{qr:#}");
+    assert!(
+        approx(&qr["download_target_bytes_per_second"], 4.5e6),
+        "{qr:#}"
+    );
+    assert!(
+        approx(&qr["upload_target_bytes_per_second"], 1.125e6),
+        "{qr:#}"
+    );
+    assert!(approx(&qr["download_ratio_to_target"], 0.6667), "{qr:#}");
+    assert!(approx(&qr["upload_ratio_to_target"], 0.8889), "{qr:#}");
+    assert!(v["coverage"].is_object(), "the analysis still runs");
+
+    // The same object in summary.json, and one CSV row per region.
+    let summary: Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(&summary["speeds"], speeds);
+    let csv = std::fs::read_to_string(out.join("speeds.csv")).expect("speeds.csv written");
+    let mut lines = csv.lines();
+    let header = lines.next().unwrap();
+    assert!(
+        header.starts_with("region,name,label,measured,agents,download_bytes_per_second,"),
+        "{header}"
+    );
+    let rows: Vec<&str> = lines.collect();
+    assert_eq!(rows.len(), 14, "{csv}");
+    let qr_row = rows.iter().find(|l| l.starts_with("UZ-QR,")).unwrap();
+    assert!(
+        qr_row.starts_with("UZ-QR,Karakalpakstan,Karakalpakstan,true,1,3000000.0,1000000.0,")
+            && qr_row.ends_with(",true"),
+        "{qr_row}"
+    );
+}
+
+#[test]
+fn speeds_fall_back_to_raw_expressions_without_rules() {
+    let prom = Prom::start(false);
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(dir.path());
+    let url = prom.url();
+    let o = planner(&[
+        "analyze",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--dataset-only",
+        "--json",
+        "--speeds-from",
+        &url,
+    ]);
+    assert!(o.status.success(), "planner failed: {}", text(&o.stderr));
+    let v: Value = serde_json::from_slice(&o.stdout).expect("stdout is JSON");
+    let speeds = &v["speeds"];
+    assert_eq!(speeds["source"], "raw_expressions", "{speeds:#}");
+    assert!(speeds["target_factor"].is_null(), "{speeds:#}");
+    check_common(speeds);
+    // Without rules every target is the configured one: UZ-QR at 3 of 11.25 MB/s.
+    let qr = region(speeds, "UZ-QR");
+    assert_eq!(qr["download_target_source"], "config", "{qr:#}");
+    assert!(approx(&qr["download_ratio_to_target"], 0.2667), "{qr:#}");
+    // Warnings also reach stderr in JSON mode.
+    assert!(text(&o.stderr).contains("warning: region label `Atlantis`"));
+
+    // Human summary: Mbit/s, the flag, the source and the regions without data.
+    let o = planner(&[
+        "analyze",
+        "--dataset-only",
+        "--speeds-from",
+        &url,
+        "--config",
+        cfg.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "planner failed: {}", text(&o.stderr));
+    let s = text(&o.stdout);
+    assert!(s.contains("recording rules not found"), "{s}");
+    let to_line = s
+        .lines()
+        .find(|l| l.trim_start().starts_with("UZ-TO"))
+        .unwrap();
+    assert!(
+        to_line.contains("144.0") && to_line.contains("90.0") && to_line.ends_with("ok"),
+        "{to_line}"
+    );
+    let qr_line = s
+        .lines()
+        .find(|l| l.trim_start().starts_with("UZ-QR"))
+        .unwrap();
+    assert!(
+        qr_line.contains("24.0") && qr_line.ends_with("BELOW TARGET"),
+        "{qr_line}"
+    );
+    assert!(s.contains("no measurements: UZ-AN, UZ-BU"), "{s}");
+    assert!(
+        s.contains("1 of 2 measured regions below target: UZ-QR"),
+        "{s}"
+    );
+
+    // A URL below the server root gets Prometheus's 404.
+    let bad = format!("{url}/nothing-here");
+    let o = planner(&["analyze", "--dataset-only", "--speeds-from", &bad]);
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o.stderr));
+    let e = text(&o.stderr);
+    assert!(
+        e.contains(&format!("Prometheus at {bad} answered HTTP 404")) && e.contains("server root"),
+        "{e}"
+    );
+}
+
+#[test]
+fn unreachable_prometheus_exits_4_naming_the_url() {
+    // Bound and dropped: nothing listens there now.
+    let url = format!("http://127.0.0.1:{}", free_port());
+    let o = planner(&["analyze", "--dataset-only", "--json", "--speeds-from", &url]);
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o.stderr));
+    let e = text(&o.stderr);
+    assert!(
+        e.contains(&format!("cannot reach Prometheus at {url}"))
+            && e.contains("check that Prometheus is running"),
+        "{e}"
+    );
+    assert!(o.stdout.is_empty(), "no partial report on failure");
+
+    let o = planner(&[
+        "analyze",
+        "--dataset-only",
+        "--speeds-from",
+        "localhost:9090",
+    ]);
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("not http or https"),
+        "{}",
+        text(&o.stderr)
+    );
+
+    let o = planner(&["--help"]);
+    assert!(text(&o.stdout).contains("4  measured speeds could not be read"));
+}
+
+/// One-shot HTTP server on loopback answering every request with `status` and `body`.
+fn serve_fixed(status: &'static str, body: &'static str) -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let _ = write!(
+                s,
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    port
+}
+
+#[test]
+fn prometheus_error_and_non_prometheus_answers_exit_4() {
+    let port = serve_fixed(
+        "400 Bad Request",
+        r#"{"status":"error","errorType":"bad_data","error":"parse error: unexpected end of input"}"#,
+    );
+    let url = format!("http://127.0.0.1:{port}");
+    let o = planner(&["analyze", "--dataset-only", "--speeds-from", &url]);
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o.stderr));
+    let e = text(&o.stderr);
+    assert!(
+        e.contains(&format!("Prometheus at {url} rejected the query"))
+            && e.contains("bad_data: parse error"),
+        "{e}"
+    );
+
+    let port = serve_fixed("200 OK", "<html>a login page</html>");
+    let url = format!("http://127.0.0.1:{port}");
+    let o = planner(&["analyze", "--dataset-only", "--speeds-from", &url]);
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o.stderr));
+    let e = text(&o.stderr);
+    assert!(
+        e.contains(&format!("the answer of {url}"))
+            && e.contains("not a Prometheus API response")
+            && e.contains("<html>a login page"),
+        "{e}"
+    );
+}
