@@ -15,8 +15,9 @@ PACKAGES=(
   # SPLAT! 1.4 (Longley-Rice ITM / ITWOM): the peer the ITM comparison test (planner/tests/
   # splat_compare.rs) and BENCHMARKS.md run on the same path
   splat
-  # misc tools used by tests and scripts
-  curl ca-certificates sqlite3
+  # misc tools used by tests and scripts: openssl makes the test CA for the TLS tests,
+  # systemd-analyze verifies the units in config/systemd
+  curl ca-certificates sqlite3 openssl systemd
 )
 
 missing=()

@@ -3,6 +3,11 @@
 # (unit, integration and end-to-end tests against real GDAL, Prometheus and HTTP on loopback).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The package test builds the .deb with the pinned cargo-deb (scripts/build-deb.sh pins it).
+CARGO_DEB_VERSION=$(sed -n 's/^CARGO_DEB_VERSION=//p' scripts/build-deb.sh)
+if ! cargo deb --version 2>/dev/null | grep -qF "$CARGO_DEB_VERSION"; then
+  cargo install cargo-deb --version "$CARGO_DEB_VERSION" --locked
+fi
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 # Release binaries are what users run; the end-to-end tests exercise exactly those.
