@@ -58,6 +58,8 @@ struct RawRemoteWrite {
     #[serde(default)]
     bearer_token: Option<String>,
     #[serde(default)]
+    bearer_token_file: Option<PathBuf>,
+    #[serde(default)]
     ca_file: Option<PathBuf>,
     #[serde(default)]
     interval: Option<String>,
@@ -83,7 +85,43 @@ struct RawRemoteWrite {
 #[serde(deny_unknown_fields)]
 struct RawBasicAuth {
     username: String,
-    password: String,
+    #[serde(default)]
+    password: Option<String>,
+    #[serde(default)]
+    password_file: Option<PathBuf>,
+}
+
+/// A secret given inline or in a file (so the config itself can stay world-readable); file
+/// contents are trimmed.
+fn read_secret(
+    key: &str,
+    inline: &Option<String>,
+    file: &Option<PathBuf>,
+    path: &Path,
+    p: &mut Vec<String>,
+) -> Option<String> {
+    match (inline, file) {
+        (Some(_), Some(_)) => {
+            p.push(format!("{key} and {key}_file are both set: keep one"));
+            None
+        }
+        (Some(s), None) => Some(s.clone()),
+        (None, Some(f)) => {
+            let f = relative_to(path, f);
+            match std::fs::read_to_string(&f) {
+                Ok(t) if !t.trim().is_empty() => Some(t.trim().to_string()),
+                Ok(_) => {
+                    p.push(format!("{key}_file = \"{}\" is empty: put the secret in it", f.display()));
+                    None
+                }
+                Err(e) => {
+                    p.push(format!("{key}_file = \"{}\" cannot be read: {e}", f.display()));
+                    None
+                }
+            }
+        }
+        (None, None) => None,
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -807,16 +845,35 @@ fn remote_write_section(
             None
         }
     };
-    let auth = match (&rw.basic_auth, &rw.bearer_token) {
+    let bearer = read_secret(
+        "remote_write.bearer_token",
+        &rw.bearer_token,
+        &rw.bearer_token_file,
+        path,
+        p,
+    );
+    let auth = match (&rw.basic_auth, bearer) {
         (Some(_), Some(_)) => {
             p.push("remote_write: set either basic_auth or bearer_token, not both".into());
             None
         }
-        (Some(b), None) => Some(RemoteWriteAuth::Basic {
-            username: b.username.clone(),
-            password: b.password.clone(),
-        }),
-        (None, Some(t)) => Some(RemoteWriteAuth::Bearer(t.clone())),
+        (Some(b), None) => {
+            let password = read_secret(
+                "remote_write.basic_auth.password",
+                &b.password,
+                &b.password_file,
+                path,
+                p,
+            );
+            if b.password.is_none() && b.password_file.is_none() {
+                p.push("remote_write.basic_auth needs password or password_file (a file keeps the secret out of this config)".into());
+            }
+            password.map(|password| RemoteWriteAuth::Basic {
+                username: b.username.clone(),
+                password,
+            })
+        }
+        (None, Some(t)) => Some(RemoteWriteAuth::Bearer(t)),
         (None, None) => None,
     };
     let mut dur = |key: &str, v: &Option<String>, default: &str| -> Duration {

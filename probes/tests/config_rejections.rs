@@ -231,4 +231,84 @@ const CASES: &[(&str, &str)] = &[
         "zero_max_bytes",
         r##"  - tests.latency.max_bytes is 0: allow at least some bytes per run"##,
     ),
+    (
+        "remote_write_backoff_order",
+        r##"  - remote_write.retry_backoff_min (1m) must be above 0 and at most remote_write.retry_backoff_max (30s)"##,
+    ),
+    (
+        "remote_write_bad_duration",
+        r##"  - remote_write.interval: "soon" is not a duration: write a number and a unit, e.g. "500ms", "10s", "5m", "1h""##,
+    ),
+    (
+        "remote_write_batch_over_capacity",
+        r##"  - remote_write.max_samples_per_batch (10000) exceeds remote_write.queue_capacity_samples (5000)"##,
+    ),
+    (
+        "remote_write_batch_range",
+        r##"  - remote_write.max_samples_per_batch = 0 is outside 1..50000"##,
+    ),
+    (
+        "remote_write_capacity_range",
+        r##"  - remote_write.queue_capacity_samples = 20000000 is outside 1000..10000000 (each queued sample takes about 24 bytes)"##,
+    ),
+    (
+        "remote_write_empty_job",
+        r##"  - remote_write.job is empty: it labels every pushed series; remove it for the default"##,
+    ),
+    (
+        "remote_write_empty_label",
+        r##"  - remote_write.labels.rack is empty: give a value or remove the label"##,
+    ),
+    (
+        "remote_write_label_clash",
+        r##"  - remote_write.labels.region clashes with a label of the agent's series (or the job/instance keys): choose another name"##,
+    ),
+    (
+        "remote_write_label_name",
+        r##"  - remote_write.labels.Bad-Name is not a valid label name: use lowercase letters, digits and _, starting with a letter"##,
+    ),
+    (
+        "remote_write_missing_ca_file",
+        r##"  - remote_write.ca_file: {dir}/no-such-ca.pem: cannot read certificates: I/O error: No such file or directory (os error 2)"##,
+    ),
+    (
+        "remote_write_missing_token_file",
+        r##"  - remote_write.bearer_token_file = "{dir}/no-such-token.txt" cannot be read: No such file or directory (os error 2)"##,
+    ),
+    (
+        "remote_write_no_password",
+        r##"  - remote_write.basic_auth needs password or password_file (a file keeps the secret out of this config)"##,
+    ),
+    (
+        "remote_write_short_interval",
+        r##"  - remote_write.interval = 100ms is shorter than 1s"##,
+    ),
+    (
+        "remote_write_short_timeout",
+        r##"  - remote_write.timeout = 10ms is shorter than 100ms: allow the receiver time to answer"##,
+    ),
+    (
+        "remote_write_token_twice",
+        r##"  - remote_write.bearer_token and remote_write.bearer_token_file are both set: keep one"##,
+    ),
+    (
+        "remote_write_two_auths",
+        r##"  - remote_write: set either basic_auth or bearer_token, not both"##,
+    ),
+    (
+        "remote_write_unknown_key",
+        r##"  - TOML parse error at line 15, column 1
+       |
+    15 | queue_size = 100
+       | ^^^^^^^^^^
+    unknown field `queue_size`, expected one of `url`, `basic_auth`, `bearer_token`, `bearer_token_file`, `ca_file`, `interval`, `timeout`, `queue_capacity_samples`, `max_samples_per_batch`, `retry_backoff_min`, `retry_backoff_max`, `job`, `instance`, `labels`"##,
+    ),
+    (
+        "remote_write_unparsable_url",
+        r##"  - remote_write.url = "not a url" is not a URL: relative URL without a base"##,
+    ),
+    (
+        "remote_write_url",
+        r##"  - remote_write.url = "ftp://prom.example/api/v1/write" must be an http:// or https:// URL with a host, e.g. "https://prometheus.example/api/v1/write""##,
+    ),
 ];

@@ -451,6 +451,18 @@ fn unreachable_prometheus_exits_4_naming_the_url() {
         text(&o.stderr)
     );
 
+    // HTTPS to a plain-HTTP server: the TLS stack is set up (no missing crypto provider) and
+    // the failed handshake is reported like any other connection failure.
+    let port = serve_fixed("200 OK", "{}");
+    let url = format!("https://127.0.0.1:{port}");
+    let o = planner(&["analyze", "--dataset-only", "--speeds-from", &url]);
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o.stderr));
+    let e = text(&o.stderr);
+    assert!(
+        e.contains(&format!("cannot reach Prometheus at {url}")),
+        "{e}"
+    );
+
     let o = planner(&["--help"]);
     assert!(text(&o.stdout).contains("4  measured speeds could not be read"));
 }
