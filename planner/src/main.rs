@@ -120,6 +120,8 @@ fn run(cli: Cli) -> Result<ExitCode, Exit> {
                 Exit(
                     if e.is::<planner::output::OutputError>() {
                         3
+                    } else if e.is::<planner::speeds::SpeedsError>() {
+                        4
                     } else {
                         2
                     },

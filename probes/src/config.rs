@@ -111,11 +111,17 @@ fn read_secret(
             match std::fs::read_to_string(&f) {
                 Ok(t) if !t.trim().is_empty() => Some(t.trim().to_string()),
                 Ok(_) => {
-                    p.push(format!("{key}_file = \"{}\" is empty: put the secret in it", f.display()));
+                    p.push(format!(
+                        "{key}_file = \"{}\" is empty: put the secret in it",
+                        f.display()
+                    ));
                     None
                 }
                 Err(e) => {
-                    p.push(format!("{key}_file = \"{}\" cannot be read: {e}", f.display()));
+                    p.push(format!(
+                        "{key}_file = \"{}\" cannot be read: {e}",
+                        f.display()
+                    ));
                     None
                 }
             }
@@ -776,7 +782,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
     let remote_write = raw
         .remote_write
         .as_ref()
-        .and_then(|rw| remote_write_section(rw, path, &a.site, &mut p));
+        .and_then(|rw| remote_write_section(rw, path, a, &mut p));
 
     if !p.is_empty() {
         return Err(ConfigError {
@@ -806,28 +812,16 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
     })
 }
 
-/// Label names the agent's own series use; extra remote-write labels must not shadow them.
-const SERIES_LABELS: [&str; 14] = [
-    "target",
-    "test",
-    "reason",
-    "result",
-    "stat",
-    "phase",
-    "region",
-    "site",
-    "latitude",
-    "longitude",
-    "isp",
-    "version",
-    "job",
-    "instance",
+/// Labels the measurements themselves set (dashboards and rules select on them), plus the two
+/// with their own keys; extra remote-write labels must not replace them.
+const RESERVED_LABELS: [&str; 8] = [
+    "target", "test", "reason", "result", "stat", "phase", "job", "instance",
 ];
 
 fn remote_write_section(
     rw: &RawRemoteWrite,
     path: &Path,
-    site: &str,
+    agent: &RawAgent,
     p: &mut Vec<String>,
 ) -> Option<crate::remote_write::RemoteWriteConfig> {
     use crate::remote_write::{RemoteWriteAuth, RemoteWriteConfig};
@@ -841,7 +835,10 @@ fn remote_write_section(
             None
         }
         Err(e) => {
-            p.push(format!("remote_write.url = \"{}\" is not a URL: {e}", rw.url));
+            p.push(format!(
+                "remote_write.url = \"{}\" is not a URL: {e}",
+                rw.url
+            ));
             None
         }
     };
@@ -920,10 +917,15 @@ fn remote_write_section(
     } else if batch > capacity {
         p.push(format!("remote_write.max_samples_per_batch ({batch}) exceeds remote_write.queue_capacity_samples ({capacity})"));
     }
-    let mut labels = BTreeMap::new();
+    // Defaults mirror what the `probe-agent` scrape job attaches (job, and region/site from
+    // the discovery file), so rules and dashboards treat pushed and scraped agents alike.
+    let mut labels = BTreeMap::from([
+        ("region".to_string(), agent.region.clone()),
+        ("site".to_string(), agent.site.clone()),
+    ]);
     for (key, value) in [
-        ("job", rw.job.as_deref().unwrap_or("probe")),
-        ("instance", rw.instance.as_deref().unwrap_or(site)),
+        ("job", rw.job.as_deref().unwrap_or("probe-agent")),
+        ("instance", rw.instance.as_deref().unwrap_or(&agent.site)),
     ] {
         if value.trim().is_empty() {
             p.push(format!("remote_write.{key} is empty: it labels every pushed series; remove it for the default"));
@@ -937,10 +939,12 @@ fn remote_write_section(
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
         if !valid {
             p.push(format!("remote_write.labels.{name} is not a valid label name: use lowercase letters, digits and _, starting with a letter"));
-        } else if SERIES_LABELS.contains(&name.as_str()) {
-            p.push(format!("remote_write.labels.{name} clashes with a label of the agent's series (or the job/instance keys): choose another name"));
+        } else if RESERVED_LABELS.contains(&name.as_str()) {
+            p.push(format!("remote_write.labels.{name} is reserved: target, test, reason, result, stat and phase come from the measurements, job and instance have their own keys"));
         } else if value.is_empty() {
-            p.push(format!("remote_write.labels.{name} is empty: give a value or remove the label"));
+            p.push(format!(
+                "remote_write.labels.{name} is empty: give a value or remove the label"
+            ));
         }
         labels.insert(name.clone(), value.clone());
     }

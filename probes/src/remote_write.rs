@@ -334,8 +334,10 @@ fn count_request(m: &RemoteWriteMetrics, result: &str) {
         .inc();
 }
 
-/// `__name__`, the series' own labels, then the configured labels (series labels win on a
-/// clash, as with Prometheus' external labels; config validation prevents clashes anyway).
+/// `__name__`, the series' own labels and the configured labels. On a clash the configured
+/// label wins and the series' own one becomes `exported_<name>`, exactly what a scrape with
+/// `honor_labels: false` does (e.g. `region` of `probe_agent_info`), so pushed and scraped
+/// series look the same.
 fn full_labels(
     name: &str,
     own: Vec<(String, String)>,
@@ -343,12 +345,14 @@ fn full_labels(
 ) -> SeriesLabels {
     let mut v: SeriesLabels = Vec::with_capacity(own.len() + extra.len() + 1);
     v.push(("__name__".into(), name.into()));
-    v.extend(own);
-    for (k, val) in extra {
-        if !v.iter().any(|(n, _)| n == k) {
-            v.push((k.clone(), val.clone()));
+    for (k, val) in own {
+        if extra.contains_key(&k) {
+            v.push((format!("exported_{k}"), val));
+        } else {
+            v.push((k, val));
         }
     }
+    v.extend(extra.iter().map(|(k, val)| (k.clone(), val.clone())));
     v.sort_by(|a, b| a.0.cmp(&b.0));
     v
 }
@@ -376,7 +380,10 @@ fn figure_metrics(res: &RunResult) -> Vec<&'static str> {
     };
     let mut v = Vec::new();
     for (set, name) in [
-        (o.download_bytes_per_second, "probe_download_bytes_per_second"),
+        (
+            o.download_bytes_per_second,
+            "probe_download_bytes_per_second",
+        ),
         (o.upload_bytes_per_second, "probe_upload_bytes_per_second"),
         (o.latency_median_seconds, "probe_latency_seconds"),
         (o.jitter_seconds, "probe_jitter_seconds"),
@@ -427,8 +434,11 @@ pub fn select_series(exposition: &str, res: &RunResult) -> Vec<Selected> {
     out
 }
 
+/// Metric name, labels in exposition order, value.
+pub type ExposedSample = (String, Vec<(String, String)>, f64);
+
 /// Parse `name{a="b",...} value` (classic text format; comments and blank lines give `None`).
-pub fn parse_sample_line(line: &str) -> Option<(String, Vec<(String, String)>, f64)> {
+pub fn parse_sample_line(line: &str) -> Option<ExposedSample> {
     let line = line.trim();
     if line.is_empty() || line.starts_with('#') {
         return None;
@@ -489,7 +499,9 @@ pub fn parse_sample_line(line: &str) -> Option<(String, Vec<(String, String)>, f
 }
 
 /// Build the compressed request body of a batch: samples grouped per series, in queue order.
-pub fn encode_batch<'a>(batch: impl IntoIterator<Item = (&'a SeriesLabelsRef, f64, i64)>) -> Vec<u8> {
+pub fn encode_batch<'a>(
+    batch: impl IntoIterator<Item = (&'a SeriesLabelsRef, f64, i64)>,
+) -> Vec<u8> {
     let mut index: HashMap<*const SeriesLabelsRef, usize> = HashMap::new();
     let mut req = WriteRequest::default();
     for (labels, value, timestamp) in batch {
@@ -704,7 +716,9 @@ mod tests {
         );
         assert_eq!(v, 1.0);
         assert_eq!(
-            parse_sample_line("probe_data_budget_remaining_bytes 5e9").unwrap().2,
+            parse_sample_line("probe_data_budget_remaining_bytes 5e9")
+                .unwrap()
+                .2,
             5e9
         );
         assert!(parse_sample_line("# HELP x y").is_none());
@@ -767,11 +781,26 @@ mod tests {
             .collect();
         let l = full_labels(
             "probe_success",
-            vec![("target".into(), "t1".into()), ("test".into(), "dns".into())],
+            vec![
+                ("target".into(), "t1".into()),
+                ("test".into(), "dns".into()),
+            ],
             &extra,
         );
         let names: Vec<&str> = l.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["__name__", "instance", "job", "target", "test"]);
+        let info = full_labels(
+            "probe_agent_info",
+            vec![("region".into(), "Tashkent".into())],
+            &[("region".to_string(), "UZ-TK".to_string())].into(),
+        );
+        assert_eq!(
+            info[1..],
+            [
+                ("exported_region".to_string(), "Tashkent".to_string()),
+                ("region".to_string(), "UZ-TK".to_string())
+            ]
+        );
         let body = encode_batch([(&l[..], 1.0, 1000), (&l[..], 0.0, 2000)]);
         let raw = snap::raw::Decoder::new().decompress_vec(&body).unwrap();
         let req = WriteRequest::decode(&raw[..]).unwrap();
@@ -791,6 +820,142 @@ mod tests {
                 }
             ]
         );
+    }
+
+    #[test]
+    fn queued_sample_is_24_bytes() {
+        // The documented memory figure; label sets are shared between samples.
+        assert_eq!(std::mem::size_of::<Queued>(), 24);
+    }
+
+    #[test]
+    fn config_defaults_and_password_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("rw.pass"), "s3cret\n").unwrap();
+        let path = dir.path().join("agent.toml");
+        let text = r#"
+[agent]
+region = "R"
+site = "lab-1"
+latitude = 1.0
+longitude = 2.0
+daily_budget_bytes = 1_000_000_000
+
+[[targets]]
+name = "t1"
+url = "http://127.0.0.1:8080/"
+tests = ["latency"]
+
+[remote_write]
+url = "https://prom.example/api/v1/write"
+[remote_write.basic_auth]
+username = "agent"
+password_file = "rw.pass"
+[remote_write.labels]
+rack = "r7"
+"#;
+        let cfg = crate::config::parse(text, &path).unwrap();
+        let rw = cfg.remote_write.unwrap();
+        assert_eq!(
+            rw.auth,
+            Some(RemoteWriteAuth::Basic {
+                username: "agent".into(),
+                password: "s3cret".into()
+            })
+        );
+        assert!(!format!("{:?}", rw.auth).contains("s3cret"));
+        let labels: Vec<(&str, &str)> = rw
+            .labels
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect();
+        assert_eq!(
+            labels,
+            [
+                ("instance", "lab-1"),
+                ("job", "probe-agent"),
+                ("rack", "r7"),
+                ("region", "R"),
+                ("site", "lab-1")
+            ]
+        );
+        assert_eq!(rw.queue_capacity_samples, 100_000);
+        assert_eq!(rw.max_samples_per_batch, 2_000);
+        assert_eq!(rw.interval, Duration::from_secs(10));
+        assert_eq!(rw.retry_backoff_min, Duration::from_millis(500));
+        assert_eq!(rw.retry_backoff_max, Duration::from_secs(30));
+    }
+
+    /// Size of a full default batch of realistic series (3 targets, latency, dns and http
+    /// runs): the figure documented in the README, kept as a regression bound.
+    #[tokio::test]
+    async fn default_batch_size_bytes() {
+        crate::net::install_crypto_provider();
+        let metrics = crate::metrics::Metrics::new();
+        let mut cfg = test_config(100_000);
+        cfg.max_samples_per_batch = 2_000;
+        cfg.labels = [("job", "probe"), ("instance", "tas-dc1")]
+            .into_iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        let w = RemoteWriter::start(cfg, metrics.remote_write());
+        let mut i = 0;
+        while w.queued() < 2_000 {
+            i += 1;
+            let f = 0.001 * (1.0 + (i % 7) as f64 / 10.0);
+            let target = ["home-isp", "ix-tashkent", "cloud-fra"][i % 3];
+            let res = match i % 3 {
+                0 => run(
+                    target,
+                    TestKind::Latency,
+                    Ok(ProbeOutput {
+                        latency_min_seconds: Some(f),
+                        latency_median_seconds: Some(f * 1.2),
+                        jitter_seconds: Some(f / 10.0),
+                        tcp_connect_seconds: Some(f / 2.0),
+                        ..Default::default()
+                    }),
+                ),
+                1 => run(
+                    target,
+                    TestKind::Dns,
+                    Ok(ProbeOutput {
+                        dns_lookup_seconds: Some(f * 3.0),
+                        ..Default::default()
+                    }),
+                ),
+                _ => run(
+                    target,
+                    TestKind::Http,
+                    Ok(ProbeOutput {
+                        http_phases: vec![
+                            (crate::probers::Phase::Dns, f),
+                            (crate::probers::Phase::Connect, f),
+                            (crate::probers::Phase::Ttfb, f * 2.0),
+                        ],
+                        ..Default::default()
+                    }),
+                ),
+            };
+            metrics.record(&res);
+            w.enqueue_run(&metrics.encode_text(), &res);
+        }
+        let body = {
+            let q = lock(&w.shared.queue);
+            encode_batch(
+                q.samples
+                    .iter()
+                    .take(2_000)
+                    .map(|s| (s.series.as_slice(), s.value, s.timestamp_ms)),
+            )
+        };
+        let per_sample = body.len() as f64 / 2_000.0;
+        println!(
+            "default batch: 2000 samples, {} bytes compressed, {per_sample:.1} bytes/sample",
+            body.len()
+        );
+        assert!(per_sample < 40.0, "{per_sample} bytes/sample");
+        w.shutdown(Duration::from_millis(100)).await;
     }
 
     fn test_config(capacity: usize) -> RemoteWriteConfig {
@@ -838,7 +1003,11 @@ mod tests {
                 .iter()
                 .filter(|s| s.value.to_bits() == STALE_NAN_BITS)
                 .collect();
-            assert_eq!(stale.len(), 1, "one staleness marker for the failure reason");
+            assert_eq!(
+                stale.len(),
+                1,
+                "one staleness marker for the failure reason"
+            );
             assert!(stale[0]
                 .series
                 .contains(&("__name__".into(), "probe_failure_reason".into())));

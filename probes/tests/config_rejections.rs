@@ -261,7 +261,7 @@ const CASES: &[(&str, &str)] = &[
     ),
     (
         "remote_write_label_clash",
-        r##"  - remote_write.labels.region clashes with a label of the agent's series (or the job/instance keys): choose another name"##,
+        r##"  - remote_write.labels.target is reserved: target, test, reason, result, stat and phase come from the measurements, job and instance have their own keys"##,
     ),
     (
         "remote_write_label_name",

@@ -84,7 +84,7 @@ fn wait_http_ok(port: u16, path: &str, proc_: &mut Proc, what: &str) {
 fn agent_config(agent_port: u16, server_port: u16, dead_port: u16) -> String {
     format!(
         r#"[agent]
-region = "Tashkent"
+region = "UZ-TK"
 site = "e2e-loopback"
 latitude = 41.2995
 longitude = 69.2401
@@ -194,11 +194,7 @@ fn every_dashboard_query_returns_data_from_a_real_agent() {
     let rules = fast_rule_files();
     let files: Vec<(&str, &str)> = rules.iter().map(|(n, c)| (*n, c.as_str())).collect();
     let prom = Prometheus::start(
-        &prometheus_config(&[(
-            format!("127.0.0.1:{agent_port}"),
-            "Tashkent",
-            "e2e-loopback",
-        )]),
+        &prometheus_config(&[(format!("127.0.0.1:{agent_port}"), "UZ-TK", "e2e-loopback")]),
         &files,
     );
 
@@ -250,7 +246,7 @@ fn every_dashboard_query_returns_data_from_a_real_agent() {
         let r = prom.query(expr).unwrap();
         r[0]["value"][1].as_str().unwrap().parse().unwrap()
     };
-    let down = value("region:probe_download_bytes_per_second:median_1d{region=\"Tashkent\"}");
+    let down = value("region:probe_download_bytes_per_second:median_1d{region=\"UZ-TK\"}");
     assert!(
         down > 0.5 * RATE_LIMIT_BYTES_PER_SECOND && down < 1.05 * RATE_LIMIT_BYTES_PER_SECOND,
         "download median {down} B/s on a link limited to {RATE_LIMIT_BYTES_PER_SECOND} B/s"
@@ -264,7 +260,7 @@ fn every_dashboard_query_returns_data_from_a_real_agent() {
         .parse()
         .unwrap();
     assert!((latitude - 41.2995).abs() < 1e-6, "{info:?}");
-    assert_eq!(info[0]["metric"]["region"], "Tashkent", "{info:?}");
+    assert_eq!(info[0]["metric"]["region"], "UZ-TK", "{info:?}");
     let failed = prom
         .query("probe_success{target=\"nothing-listening\"} == 0")
         .unwrap();

@@ -3,6 +3,8 @@
 //! openmetrics`, so the medians are known exactly: once with the project's recording rules
 //! loaded, once without (raw-expression fallback); plus the failure messages and exit code for
 //! an unreachable URL, an HTTP error, a Prometheus error answer and a non-Prometheus answer.
+//! `planner report --speeds-from URL` is checked against the same Prometheus: the "Measured
+//! speeds" section of report.html and the `speeds` layer of coverage.gpkg.
 
 mod monitoring_common;
 
@@ -513,4 +515,172 @@ fn prometheus_error_and_non_prometheus_answers_exit_4() {
             && e.contains("<html>a login page"),
         "{e}"
     );
+}
+
+/// The example plan config with a coarse road step (as tests/tests/report_e2e.rs, so the report
+/// takes seconds) and the speeds fallback targets of `write_config`; `url` becomes `[speeds] url`.
+fn write_report_config(dir: &Path, url: Option<&str>) -> PathBuf {
+    let text =
+        std::fs::read_to_string(repo_root().join("config/planner/plan-uzbekistan.toml")).unwrap();
+    let mut text = text.replace("road_step_m = 250.0", "road_step_m = 1000.0");
+    assert!(text.contains("road_step_m = 1000.0"));
+    assert!(
+        !text.contains("[speeds]"),
+        "the example config gained a [speeds] table"
+    );
+    text.push_str("\n[speeds]\ntimeout_s = 20.0\ntarget_download_bytes_per_second = 11.25e6\ntarget_upload_bytes_per_second = 4e6\n");
+    if let Some(u) = url {
+        text.push_str(&format!("url = \"{u}\"\n"));
+    }
+    let p = dir.join("report.toml");
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// The `<tr id="speeds-CODE" …>…</tr>` row of report.html's speeds table.
+fn speeds_row<'a>(html: &'a str, code: &str) -> &'a str {
+    let start = html
+        .find(&format!("<tr id=\"speeds-{code}\""))
+        .unwrap_or_else(|| panic!("no speeds row for {code}"));
+    let len = html[start..].find("</tr>").expect("row end");
+    &html[start..start + len]
+}
+
+#[test]
+fn report_shows_measured_speeds_and_flags_regions_below_target() {
+    let prom = Prom::start(true);
+    prom.wait_recorded();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_report_config(dir.path(), None);
+    let out = dir.path().join("report");
+    let url = prom.url();
+    let o = planner(&[
+        "report",
+        "-q",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--speeds-from",
+        &url,
+    ]);
+    assert!(
+        o.status.success(),
+        "planner report failed: {}",
+        text(&o.stderr)
+    );
+    let html = std::fs::read_to_string(out.join("report.html")).expect("report.html");
+
+    assert!(html.contains("<h2 id=\"speeds\">Measured speeds</h2>"));
+    assert!(
+        html.contains(&format!(
+            "Prometheus at <b>{url}</b> (source: recording rules)"
+        )),
+        "source line missing"
+    );
+    assert!(html.contains("baseline × 1.8 recorded in Prometheus"));
+    assert!(html.contains(
+        "<p id=\"speeds-summary\"><b>1</b> of 2 measured regions below target: UZ-QR.</p>"
+    ));
+    assert!(html.contains("<div class=\"v\" id=\"kf-speeds-below\">1 of 2</div>"));
+
+    // UZ-TO: two agents at 20/5 and 16/4 MB/s → medians 144 / 36 Mbit/s against the config's
+    // 90 / 32 Mbit/s (no recorded baseline for it): met.
+    let to = speeds_row(&html, "UZ-TO");
+    assert!(!to.contains("below"), "{to}");
+    assert!(
+        to.contains("<td class=\"t\">Tashkent UZ-TO</td><td class=\"t\">UZ-TO</td><td>2</td>"),
+        "{to}"
+    );
+    assert!(
+        to.contains("<td>144.0</td><td>90.0</td><td>1.60</td><td>36.0</td><td>32.0</td>"),
+        "{to}"
+    );
+    assert!(
+        to.contains("<td class=\"t\">planner config</td><td class=\"t\">ok</td>"),
+        "{to}"
+    );
+
+    // UZ-QR (label by name): 24 / 8 Mbit/s against the recorded 36 / 9 Mbit/s: highlighted.
+    let qr = speeds_row(&html, "UZ-QR");
+    assert!(
+        qr.starts_with("<tr id=\"speeds-UZ-QR\" class=\"below\">"),
+        "{qr}"
+    );
+    assert!(
+        qr.contains("<td class=\"t\">Karakalpakstan</td><td>1</td><td>24.0</td><td>36.0</td><td>0.67</td><td>8.0</td><td>9.0</td><td>0.89</td><td>24.0</td><td>8.0</td><td class=\"t\">Prometheus</td><td class=\"t below\">below target</td>"),
+        "{qr}"
+    );
+    // Only measured regions get a row; the others are listed.
+    assert_eq!(html.matches("<tr id=\"speeds-").count(), 2);
+    assert!(
+        html.contains(
+            "<p id=\"speeds-unmeasured\">No measurements (12): Andijan UZ-AN, Bukhara UZ-BU,"
+        ),
+        "unmeasured list missing"
+    );
+    assert!(html.contains("region label `Atlantis` matches no region"));
+    assert!(html.contains("region label `Tashkent` names several regions (UZ-TK, UZ-TO)"));
+    // Still self-contained.
+    for bad in ["<script", " src=", " href=", "url("] {
+        assert!(!html.contains(bad), "report.html contains {bad:?}");
+    }
+
+    // The GeoPackage's speeds layer: every region, UZ-QR flagged, in bytes per second.
+    let gpkg = out.join("coverage.gpkg");
+    let o = Command::new("ogrinfo")
+        .args(["-ro", "-q", "-geom=NO", "-where", "below_target = 1"])
+        .arg(&gpkg)
+        .arg("speeds")
+        .output()
+        .expect("run ogrinfo (Debian gdal-bin)");
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let s = text(&o.stdout);
+    assert_eq!(s.matches("OGRFeature(speeds)").count(), 1, "{s}");
+    for f in [
+        "region (String) = UZ-QR",
+        "label (String) = Karakalpakstan",
+        "agents (Integer64) = 1",
+        "download_bytes_per_second (Real) = 3000000",
+        "download_target_bytes_per_second (Real) = 4500000",
+        "download_target_source (String) = prometheus",
+    ] {
+        assert!(s.contains(f), "no {f:?} in {s}");
+    }
+    let o = Command::new("ogrinfo")
+        .args(["-ro", "-so"])
+        .arg(&gpkg)
+        .arg("speeds")
+        .output()
+        .expect("run ogrinfo");
+    assert!(
+        text(&o.stdout).contains("Feature Count: 14"),
+        "{}",
+        text(&o.stdout)
+    );
+}
+
+#[test]
+fn report_with_unreachable_speeds_url_exits_4_before_the_analyses() {
+    // `[speeds] url` of the config is used without --speeds-from; nothing listens there.
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("http://127.0.0.1:{}", free_port());
+    let cfg = write_report_config(dir.path(), Some(&url));
+    let out = dir.path().join("report");
+    let o = planner(&[
+        "report",
+        "-q",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(4), "{}", text(&o.stderr));
+    let e = text(&o.stderr);
+    assert!(
+        e.starts_with(&format!("error: cannot reach Prometheus at {url}"))
+            && e.contains("check that Prometheus is running"),
+        "{e}"
+    );
+    assert!(!out.exists(), "no partial report on failure");
 }

@@ -25,9 +25,9 @@ fn unix_now() -> f64 {
         .as_secs_f64()
 }
 
-/// Start Prometheus with only its remote-write receiver (no scrape jobs); stderr goes to
-/// `log` so the test can look for rejected samples.
-fn start_prometheus(dir: &Path, port: u16, log: &Path) -> Proc {
+/// Start Prometheus without scrape jobs, with or without its remote-write receiver; stderr
+/// goes to `log` so the test can look for rejected samples.
+fn start_prometheus(dir: &Path, port: u16, log: &Path, receiver: bool) -> Proc {
     let cfg = dir.join("prometheus.yml");
     std::fs::write(&cfg, "global:\n  scrape_interval: 1m\n").unwrap();
     let log = std::fs::OpenOptions::new()
@@ -37,9 +37,12 @@ fn start_prometheus(dir: &Path, port: u16, log: &Path) -> Proc {
         .unwrap();
     let child = Command::new(PROMETHEUS)
         .arg(format!("--config.file={}", cfg.display()))
-        .arg(format!("--storage.tsdb.path={}", dir.join("tsdb").display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("tsdb").display()
+        ))
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg("--web.enable-remote-write-receiver")
+        .args(receiver.then_some("--web.enable-remote-write-receiver"))
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
@@ -69,7 +72,10 @@ fn raw_samples(prom: SocketAddr, selector: &str, window_s: u64, at: f64) -> Vec<
     };
     let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
     let result = v["data"]["result"].as_array().cloned().unwrap_or_default();
-    assert!(result.len() <= 1, "{selector} matched several series: {body}");
+    assert!(
+        result.len() <= 1,
+        "{selector} matched several series: {body}"
+    );
     result
         .first()
         .and_then(|r| r["values"].as_array().cloned())
@@ -87,25 +93,10 @@ fn agent_metric(agent: SocketAddr, line_prefix: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-#[test]
-fn agent_remote_writes_and_survives_receiver_outage() {
-    assert!(
-        Path::new(PROMETHEUS).exists(),
-        "{PROMETHEUS} is missing: install Debian's prometheus package (scripts/bootstrap.sh)"
-    );
-    let t_start = unix_now();
-    let dir = tempfile::tempdir().unwrap();
-    let prom_log = dir.path().join("prometheus.log");
-    let port = free_port();
-    let prom_addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let mut prom = start_prometheus(dir.path(), port, &prom_log);
-
-    let (_server, server) = spawn_probe("probe serve", &["serve", "--listen", "127.0.0.1:0"]);
-    let agent_cfg = dir.path().join("agent.toml");
-    std::fs::write(
-        &agent_cfg,
-        format!(
-            r#"[agent]
+/// Agent config: fast latency and http runs against `server`, pushing to `prom`.
+fn agent_config(server: SocketAddr, prom: SocketAddr) -> String {
+    format!(
+        r#"[agent]
 region = "NAT Region"
 site = "behind-nat"
 latitude = 41.3
@@ -130,7 +121,7 @@ url = "http://{server}/"
 tests = ["latency", "http"]
 
 [remote_write]
-url = "http://{prom_addr}/api/v1/write"
+url = "http://{prom}/api/v1/write"
 interval = "1s"
 timeout = "2s"
 retry_backoff_min = "250ms"
@@ -140,21 +131,37 @@ instance = "rw-e2e"
 [remote_write.labels]
 deployment = "e2e"
 "#
-        ),
     )
-    .unwrap();
+}
+
+#[test]
+fn agent_remote_writes_and_survives_receiver_outage() {
+    assert!(
+        Path::new(PROMETHEUS).exists(),
+        "{PROMETHEUS} is missing: install Debian's prometheus package (scripts/bootstrap.sh)"
+    );
+    let t_start = unix_now();
+    let dir = tempfile::tempdir().unwrap();
+    let prom_log = dir.path().join("prometheus.log");
+    let port = free_port();
+    let prom_addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut prom = start_prometheus(dir.path(), port, &prom_log, true);
+
+    let (_server, server) = spawn_probe("probe serve", &["serve", "--listen", "127.0.0.1:0"]);
+    let agent_cfg = dir.path().join("agent.toml");
+    std::fs::write(&agent_cfg, agent_config(server, prom_addr)).unwrap();
     let (mut agent, agent_addr) = spawn_probe(
         "probe agent",
         &["agent", "--config", agent_cfg.to_str().unwrap()],
     );
 
     // 1. Series arrive with job/instance/extra labels, although Prometheus scrapes nothing.
-    let sel = r#"probe_runs_total{instance="rw-e2e",job="probe",deployment="e2e",target="lo",test="latency",result="success"}"#;
+    let sel = r#"probe_runs_total{instance="rw-e2e",job="probe-agent",region="NAT Region",site="behind-nat",deployment="e2e",target="lo",test="latency",result="success"}"#;
     wait_for("pushed latency runs", Duration::from_secs(20), || {
         (!prom_query(prom_addr, sel).is_empty()).then_some(())
     });
     for q in [
-        r#"probe_agent_info{instance="rw-e2e",region="NAT Region"}"#,
+        r#"probe_agent_info{instance="rw-e2e",region="NAT Region",exported_region="NAT Region"}"#,
         r#"probe_latency_seconds{instance="rw-e2e",target="lo",stat="median"}"#,
         r#"probe_http_phase_seconds{instance="rw-e2e",target="lo",phase="ttfb"}"#,
     ] {
@@ -183,7 +190,7 @@ deployment = "e2e"
     let t_restart = unix_now();
 
     // 3. Recovery on the same port and TSDB: the queue drains.
-    let prom = start_prometheus(dir.path(), port, &prom_log);
+    let prom = start_prometheus(dir.path(), port, &prom_log, true);
     wait_for("queue drained", Duration::from_secs(20), || {
         (agent_metric(agent_addr, "probe_remote_write_queue_samples ") < 50.0
             && agent_metric(
@@ -226,7 +233,11 @@ deployment = "e2e"
         agent_addr,
         r#"probe_remote_write_samples_total{result="rejected"} "#,
     );
-    assert_eq!((dropped, rejected), (0.0, 0.0), "no sample dropped or rejected");
+    assert_eq!(
+        (dropped, rejected),
+        (0.0, 0.0),
+        "no sample dropped or rejected"
+    );
     let log = std::fs::read_to_string(&prom_log).unwrap();
     for bad in ["out of bounds", "out of order", "duplicate sample"] {
         assert!(
@@ -258,4 +269,43 @@ deployment = "e2e"
     let st = agent.wait_exit(Duration::from_secs(8));
     assert!(st.success(), "agent exit {st:?}");
     drop(prom);
+}
+
+/// A receiver that answers a 4xx other than 429 (here: Prometheus without its remote-write
+/// receiver) makes the agent drop and count the batches instead of retrying them forever.
+#[test]
+fn rejected_batches_are_dropped_and_counted() {
+    assert!(Path::new(PROMETHEUS).exists(), "{PROMETHEUS} is missing");
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let prom_addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let log = dir.path().join("prometheus.log");
+    let _prom = start_prometheus(dir.path(), port, &log, false);
+    let (_server, server) = spawn_probe("probe serve", &["serve", "--listen", "127.0.0.1:0"]);
+    let agent_cfg = dir.path().join("agent.toml");
+    std::fs::write(&agent_cfg, agent_config(server, prom_addr)).unwrap();
+    let (_agent, agent_addr) = spawn_probe(
+        "probe agent",
+        &["agent", "--config", agent_cfg.to_str().unwrap()],
+    );
+    let rejected = wait_for("rejected samples", Duration::from_secs(20), || {
+        let n = agent_metric(
+            agent_addr,
+            r#"probe_remote_write_samples_total{result="rejected"} "#,
+        );
+        (n > 0.0).then_some(n)
+    });
+    let requests = agent_metric(
+        agent_addr,
+        r#"probe_remote_write_requests_total{result="rejected"} "#,
+    );
+    assert!(requests >= 1.0, "{requests}");
+    for line in [
+        r#"probe_remote_write_requests_total{result="retry"} "#,
+        r#"probe_remote_write_samples_total{result="sent"} "#,
+        "probe_remote_write_last_success_timestamp_seconds ",
+    ] {
+        assert_eq!(agent_metric(agent_addr, line), 0.0, "{line}");
+    }
+    println!("{rejected} samples rejected in {requests} requests");
 }

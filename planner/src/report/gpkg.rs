@@ -1,7 +1,8 @@
 //! The report's GeoPackage: every layer for QGIS — regions, settlements with coverage before and
 //! after and fixed-broadband status, mobile-Internet road stretches before and after, existing
-//! sites, proposed sites, fixed nodes, unserved settlements and new fibre routes — in EPSG:4326,
-//! written through GDAL to a temporary file and renamed.
+//! sites, proposed sites, fixed nodes, unserved settlements and new fibre routes, plus the
+//! regions' measured speeds when the report has them — in EPSG:4326, written through GDAL to a
+//! temporary file and renamed.
 
 use std::path::{Path, PathBuf};
 
@@ -26,6 +27,10 @@ pub const LAYERS: [&str; 8] = [
     "unserved_settlements",
     "fibre_routes",
 ];
+
+/// The extra layer written when the report has measured speeds: one region polygon per row
+/// with the columns of speeds.csv (bytes per second), so QGIS can colour regions by them.
+pub const SPEEDS_LAYER: &str = "speeds";
 
 type Fields = Vec<(&'static str, OGRFieldType::Type)>;
 
@@ -364,6 +369,67 @@ fn layers(ds: &Dataset, rd: &ReportData) -> gdal::errors::Result<Vec<LayerData>>
         fields,
         rows,
     });
+
+    if let Some(sp) = &rd.speeds {
+        let target_source = |t: Option<crate::speeds::TargetSource>| {
+            t.map(|t| match t {
+                crate::speeds::TargetSource::Prometheus => "prometheus",
+                crate::speeds::TargetSource::Config => "config",
+            })
+            .and_then(s)
+        };
+        let mut rows = Vec::new();
+        for x in &sp.regions {
+            // Speeds lists every region of the same dataset, so the code always resolves.
+            let Some(reg) = ds.regions.iter().find(|g| g.code == x.region) else {
+                continue;
+            };
+            rows.push((
+                reg.geometry.to_gdal()?,
+                vec![
+                    s(&x.region),
+                    s(&x.name),
+                    (!x.label.is_empty()).then(|| x.label.clone()).and_then(s),
+                    b(x.measured),
+                    i(x.agents as i64),
+                    x.download_bytes_per_second.and_then(r),
+                    x.upload_bytes_per_second.and_then(r),
+                    x.download_7d_bytes_per_second.and_then(r),
+                    x.upload_7d_bytes_per_second.and_then(r),
+                    x.download_target_bytes_per_second.and_then(r),
+                    x.upload_target_bytes_per_second.and_then(r),
+                    target_source(x.download_target_source),
+                    target_source(x.upload_target_source),
+                    x.download_ratio_to_target.and_then(r),
+                    x.upload_ratio_to_target.and_then(r),
+                    b(x.below_target),
+                ],
+            ));
+        }
+        out.push(LayerData {
+            name: SPEEDS_LAYER,
+            ty: OGRwkbGeometryType::wkbMultiPolygon,
+            fields: vec![
+                ("region", OFTString),
+                ("name", OFTString),
+                ("label", OFTString),
+                ("measured", OFTInteger),
+                ("agents", OFTInteger64),
+                ("download_bytes_per_second", OFTReal),
+                ("upload_bytes_per_second", OFTReal),
+                ("download_7d_bytes_per_second", OFTReal),
+                ("upload_7d_bytes_per_second", OFTReal),
+                ("download_target_bytes_per_second", OFTReal),
+                ("upload_target_bytes_per_second", OFTReal),
+                ("download_target_source", OFTString),
+                ("upload_target_source", OFTString),
+                ("download_ratio_to_target", OFTReal),
+                ("upload_ratio_to_target", OFTReal),
+                ("below_target", OFTInteger),
+            ],
+            rows,
+        });
+    }
     Ok(out)
 }
 

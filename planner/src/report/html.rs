@@ -1,6 +1,7 @@
 //! The report page: one HTML file with inline CSS and SVG — key figures, maps (regions, roads
 //! coloured by coverage, settlements by status, proposed sites, fixed broadband), the coverage
-//! curve, per-region bars and the summary tables. No scripts, fonts, images or links to fetch.
+//! curve, per-region bars and the summary tables, and the measured speeds per region when the
+//! report was given a Prometheus server. No scripts, fonts, images or links to fetch.
 
 use std::fmt::Write;
 
@@ -11,6 +12,7 @@ use super::svg::{self, esc, fmt_num, legend, Projection, Series};
 use super::ReportData;
 use crate::analyze::Analysis;
 use crate::gaps::{RegionRow, ServiceSummary};
+use crate::speeds::{SpeedSource, Speeds, TargetSource};
 use crate::summary::group;
 
 const GREEN: &str = "#1a9850";
@@ -28,7 +30,8 @@ h3{font-size:16px;margin-top:24px}.sub{color:#555;margin-top:0}
 table{border-collapse:collapse;width:100%;margin:8px 0 16px;font-size:13px}th,td{border:1px solid #ddd;padding:4px 6px;text-align:right}
 th{background:#eef1f7}td.t,th.t{text-align:left}tr.total td{font-weight:bold;background:#f3f3f3}
 .note{font-size:12px;color:#555}.warn{background:#fff4e0;border:1px solid #f0c36d;padding:8px 12px;border-radius:4px}
-figure{margin:12px 0}figcaption{font-size:12px;color:#555}svg{max-width:100%;height:auto}";
+figure{margin:12px 0}figcaption{font-size:12px;color:#555}svg{max-width:100%;height:auto}
+tr.below td{background:#fde0dd}td.below{color:#b2182b;font-weight:bold}";
 
 fn pct(v: f64) -> String {
     format!("{v:.2} %")
@@ -295,6 +298,110 @@ fn card(o: &mut String, id: &str, value: &str, label: &str) {
     );
 }
 
+/// Bytes per second as Mbit/s with one decimal; "—" when missing.
+fn mbit_s(v: Option<f64>) -> String {
+    v.map(|x| format!("{:.1}", x * 8.0 / 1e6))
+        .unwrap_or_else(|| "—".into())
+}
+
+/// The "Measured speeds" section: per region the 1-day medians against the targets, the
+/// regions below target highlighted, then the regions without measurements and the warnings.
+fn speeds_section(o: &mut String, s: &Speeds) {
+    let _ = write!(
+        o,
+        "<h2 id=\"speeds\">Measured speeds</h2><p id=\"speeds-source\">Median download and upload per region over the last day, in Mbit/s, measured by the probe agents and read from Prometheus at <b>{}</b> ({}). The target is {}; a region is <b>below target</b> when its download or upload median is under it.</p>",
+        esc(&s.url),
+        match s.source {
+            SpeedSource::RecordingRules => "source: recording rules",
+            SpeedSource::RawExpressions => {
+                "source: raw probe gauges, the recording rules were not found"
+            }
+        },
+        match s.target_factor {
+            Some(f) => format!("the region's baseline × {f} recorded in Prometheus, or the planner config's [speeds] target where Prometheus has none"),
+            None => "the planner config's [speeds] target".into(),
+        }
+    );
+    let _ = write!(
+        o,
+        "<p id=\"speeds-summary\"><b>{}</b> of {} measured regions below target{}.</p>",
+        s.regions_below_target.len(),
+        s.regions_measured,
+        if s.regions_below_target.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", esc(&s.regions_below_target.join(", ")))
+        }
+    );
+    let measured: Vec<_> = s.regions.iter().filter(|r| r.measured).collect();
+    if !measured.is_empty() {
+        o.push_str("<table id=\"speeds-table\"><tr><th class=\"t\">region</th><th class=\"t\">label</th><th>agents</th><th>download</th><th>target</th><th>ratio</th><th>upload</th><th>target</th><th>ratio</th><th>download 7 d</th><th>upload 7 d</th><th class=\"t\">target from</th><th class=\"t\">status</th></tr>");
+        let ratio = |v: Option<f64>| v.map(|x| format!("{x:.2}")).unwrap_or_else(|| "—".into());
+        for r in measured {
+            let no_target = r.download_target_bytes_per_second.is_none()
+                && r.upload_target_bytes_per_second.is_none();
+            let mut from: Vec<&str> = [r.download_target_source, r.upload_target_source]
+                .into_iter()
+                .flatten()
+                .map(|t| match t {
+                    TargetSource::Prometheus => "Prometheus",
+                    TargetSource::Config => "planner config",
+                })
+                .collect();
+            from.dedup();
+            let _ = write!(
+                o,
+                "<tr id=\"speeds-{}\"{}><td class=\"t\">{} {}</td><td class=\"t\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"t\">{}</td><td class=\"t{}\">{}</td></tr>",
+                esc(&r.region),
+                if r.below_target { " class=\"below\"" } else { "" },
+                esc(&r.name),
+                esc(&r.region),
+                esc(&r.label),
+                r.agents,
+                mbit_s(r.download_bytes_per_second),
+                mbit_s(r.download_target_bytes_per_second),
+                ratio(r.download_ratio_to_target),
+                mbit_s(r.upload_bytes_per_second),
+                mbit_s(r.upload_target_bytes_per_second),
+                ratio(r.upload_ratio_to_target),
+                mbit_s(r.download_7d_bytes_per_second),
+                mbit_s(r.upload_7d_bytes_per_second),
+                if from.is_empty() { "—".into() } else { from.join(", ") },
+                if r.below_target { " below" } else { "" },
+                if r.below_target {
+                    "below target"
+                } else if no_target {
+                    "no target"
+                } else {
+                    "ok"
+                }
+            );
+        }
+        o.push_str("</table><p class=\"note\">Ratio = median / target (the target is met at ≥ 1). Medians are taken per agent over the window, then across the region's agents, so one busy site cannot move a region.</p>");
+    }
+    let none: Vec<String> = s
+        .regions
+        .iter()
+        .filter(|r| !r.measured)
+        .map(|r| format!("{} {}", esc(&r.name), esc(&r.region)))
+        .collect();
+    if !none.is_empty() {
+        let _ = write!(
+            o,
+            "<p id=\"speeds-unmeasured\">No measurements ({}): {}.</p>",
+            none.len(),
+            none.join(", ")
+        );
+    }
+    if !s.warnings.is_empty() {
+        o.push_str("<div class=\"warn\" id=\"speeds-warnings\">Warnings:<ul>");
+        for w in &s.warnings {
+            let _ = write!(o, "<li>{}</li>", esc(w));
+        }
+        o.push_str("</ul></div>");
+    }
+}
+
 fn region_rows(a: &Analysis) -> Vec<&RegionRow> {
     a.gaps
         .by_region
@@ -414,6 +521,14 @@ pub fn render(ds: &Dataset, r: &ReportData) -> String {
         &money(inv.total.total_capex, cur),
         "capex to reach the stated targets",
     );
+    if let Some(s) = &r.speeds {
+        card(
+            &mut o,
+            "kf-speeds-below",
+            &format!("{} of {}", s.regions_below_target.len(), s.regions_measured),
+            "measured regions below their speed target",
+        );
+    }
     o.push_str("</div>");
     let _ = write!(
         o,
@@ -629,6 +744,10 @@ pub fn render(ds: &Dataset, r: &ReportData) -> String {
         );
     }
     o.push_str("</table>");
+
+    if let Some(s) = &r.speeds {
+        speeds_section(&mut o, s);
+    }
 
     // Proposed sites.
     let _ = write!(o, "<h2>Proposed sites ({})</h2><table><tr><th>#</th><th class=\"t\">id</th><th class=\"t\">type</th><th class=\"t\">region</th><th>lon</th><th>lat</th><th>+ people</th><th>+ settlements</th><th>+ highway km</th><th>capex</th><th>opex / year</th><th class=\"t\">backhaul</th><th>cost</th></tr>", sel.sites.len());

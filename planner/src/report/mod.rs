@@ -2,6 +2,8 @@
 //! fixed broadband, investment) written as one self-contained HTML file for readers without GIS
 //! software (`report.html`: inline CSS and SVG, no scripts, nothing fetched) and a GeoPackage
 //! with every layer for QGIS (`coverage.gpkg`). Both are written to a temporary name and renamed.
+//! With `--speeds-from URL` (or `[speeds] url`) both also carry each region's measured speeds
+//! from Prometheus against its target (see [`crate::speeds`]).
 
 pub mod gpkg;
 pub mod html;
@@ -17,6 +19,7 @@ use crate::config::PlannerConfig;
 use crate::invest::{self, InvestConfig, Investment};
 use crate::plan::greedy::Limits;
 use crate::plan::{self, Plan, PlanOptions};
+use crate::speeds::{self, Speeds, SpeedsConfig};
 
 /// Everything the report shows.
 #[derive(Debug)]
@@ -27,6 +30,8 @@ pub struct ReportData {
     pub investment: Investment,
     /// Proposed sites of the investment scenario when its targets differ from the plan's.
     pub invest_sites: Option<Vec<plan::PlannedSite>>,
+    /// Measured speeds per region, when a Prometheus server was given.
+    pub speeds: Option<Speeds>,
 }
 
 /// Runs every analysis the report needs.
@@ -77,6 +82,7 @@ pub fn build(
         broadband_config: bbcfg,
         investment,
         invest_sites,
+        speeds: None,
     })
 }
 
@@ -115,9 +121,29 @@ pub struct ReportArgs {
     /// Worker threads (default: all cores). Results do not depend on it.
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    /// Prometheus server (e.g. http://127.0.0.1:9090) to read measured speeds per region from;
+    /// overrides `[speeds] url`. Adds a "Measured speeds" section and a `speeds` layer.
+    #[arg(long, value_name = "URL")]
+    pub speeds_from: Option<String>,
 }
 
-/// Runs `planner report`. Write failures are [`crate::output::OutputError`] (exit code 3).
+/// Measured speeds from `flag` or `[speeds] url`, when either is given. A failure to read them
+/// is returned as a bare [`speeds::SpeedsError`] so the binary can map it to its own exit code.
+fn fetch_speeds(
+    flag: Option<&str>,
+    cfg: &PlannerConfig,
+    ds: &Dataset,
+) -> anyhow::Result<Option<Speeds>> {
+    let sc =
+        SpeedsConfig::from_toml(cfg.speeds.as_ref()).map_err(|p| anyhow::anyhow!(p.join("; ")))?;
+    let Some(url) = flag.or(sc.url.as_deref()) else {
+        return Ok(None);
+    };
+    Ok(Some(speeds::fetch(url, &sc, &ds.regions)?))
+}
+
+/// Runs `planner report`. Write failures are [`crate::output::OutputError`] (exit code 3),
+/// failures to read measured speeds [`speeds::SpeedsError`] (exit code 4).
 pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
     if args.threads == Some(0) {
         anyhow::bail!("--threads must be at least 1");
@@ -127,7 +153,15 @@ pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
         threads: args.threads.or(cfg.analysis.threads),
         progress: crate::coverage::progress_wanted(args.quiet),
     };
-    let data = build(&ds, &cfg, &base, &opts).context("report analyses failed")?;
+    // Before the analyses, so an unreachable Prometheus fails fast.
+    let speeds = fetch_speeds(args.speeds_from.as_deref(), &cfg, &ds)?;
+    if let (Some(s), false) = (&speeds, args.quiet) {
+        for w in &s.warnings {
+            eprintln!("warning: {w}");
+        }
+    }
+    let mut data = build(&ds, &cfg, &base, &opts).context("report analyses failed")?;
+    data.speeds = speeds;
     let written = write(&args.out, &ds, &data)?;
     if !args.quiet {
         for p in written {
