@@ -52,7 +52,7 @@ fn start_prometheus(dir: &Path, port: u16, log: &Path, receiver: bool) -> Proc {
         name: "prometheus",
     };
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    wait_for("prometheus ready", Duration::from_secs(20), || {
+    wait_for("prometheus ready", Duration::from_secs(60), || {
         matches!(try_http(addr, "GET", "/-/ready", &[]), Ok((200, _, _))).then_some(())
     });
     p
@@ -157,7 +157,7 @@ fn agent_remote_writes_and_survives_receiver_outage() {
 
     // 1. Series arrive with job/instance/extra labels, although Prometheus scrapes nothing.
     let sel = r#"probe_runs_total{instance="rw-e2e",job="probe-agent",region="NAT Region",site="behind-nat",deployment="e2e",target="lo",test="latency",result="success"}"#;
-    wait_for("pushed latency runs", Duration::from_secs(20), || {
+    wait_for("pushed latency runs", Duration::from_secs(60), || {
         (!prom_query(prom_addr, sel).is_empty()).then_some(())
     });
     for q in [
@@ -191,7 +191,7 @@ fn agent_remote_writes_and_survives_receiver_outage() {
 
     // 3. Recovery on the same port and TSDB: the queue drains.
     let prom = start_prometheus(dir.path(), port, &prom_log, true);
-    wait_for("queue drained", Duration::from_secs(20), || {
+    wait_for("queue drained", Duration::from_secs(60), || {
         (agent_metric(agent_addr, "probe_remote_write_queue_samples ") < 50.0
             && agent_metric(
                 agent_addr,
@@ -288,7 +288,7 @@ fn rejected_batches_are_dropped_and_counted() {
         "probe agent",
         &["agent", "--config", agent_cfg.to_str().unwrap()],
     );
-    let rejected = wait_for("rejected samples", Duration::from_secs(20), || {
+    let rejected = wait_for("rejected samples", Duration::from_secs(60), || {
         let n = agent_metric(
             agent_addr,
             r#"probe_remote_write_samples_total{result="rejected"} "#,

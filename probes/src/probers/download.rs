@@ -171,8 +171,7 @@ async fn run(ctx: &ProbeContext) -> Result<ProbeOutput, ProbeError> {
     loop {
         tick.tick().await;
         let now = Instant::now();
-        let t = now.duration_since(start).as_secs_f64();
-        let b = shared.received.load(Ordering::Relaxed);
+        let (t, b) = super::paired_sample(start, &shared.received);
         samples.push((t, b));
         while let Some(done) = set.try_join_next() {
             if let Ok(Err(e)) = done {

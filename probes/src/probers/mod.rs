@@ -278,6 +278,33 @@ pub fn median(v: &mut [f64]) -> Option<f64> {
     })
 }
 
+/// Reads a byte counter together with the time it was read, as seconds since `start`.
+///
+/// A sampler that reads the clock and then the counter credits every byte that arrives in
+/// between to the earlier instant; on a loaded machine a preemption there of a few hundred
+/// milliseconds skews a rate by several percent. The counter is therefore read between two
+/// clock readings and the pair kept only when they are close (else read again, a few times),
+/// with the midpoint as the sample time.
+pub fn paired_sample(start: std::time::Instant, counter: &AtomicU64) -> (f64, u64) {
+    const TIGHT: Duration = Duration::from_millis(2);
+    let mut best: Option<(Duration, f64, u64)> = None;
+    for _ in 0..5 {
+        let before = std::time::Instant::now();
+        let bytes = counter.load(Ordering::Relaxed);
+        let after = std::time::Instant::now();
+        let spread = after - before;
+        let mid = (before - start) + spread / 2;
+        if best.is_none_or(|b| spread < b.0) {
+            best = Some((spread, mid.as_secs_f64(), bytes));
+        }
+        if spread <= TIGHT {
+            break;
+        }
+    }
+    let (_, t, b) = best.expect("at least one reading");
+    (t, b)
+}
+
 /// Rate over a cumulative `(time_s, bytes)` series after `grace_s`: bytes between the first
 /// sample at or after the grace period and the last sample, divided by the time between them.
 /// Returns `None` when less than `min_window_s` of post-grace samples exist.
@@ -323,6 +350,17 @@ pub fn is_stable(samples: &[(f64, u64)], window_s: f64, windows: usize, toleranc
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paired_sample_reads_the_counter_at_a_time_since_start() {
+        let start = std::time::Instant::now();
+        let counter = AtomicU64::new(1234);
+        std::thread::sleep(Duration::from_millis(20));
+        let (t, b) = paired_sample(start, &counter);
+        let elapsed = start.elapsed().as_secs_f64();
+        assert_eq!(b, 1234);
+        assert!(t >= 0.020 && t <= elapsed, "t = {t}, elapsed = {elapsed}");
+    }
 
     #[test]
     fn median_and_grace_rate() {

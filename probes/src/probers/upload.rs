@@ -201,8 +201,7 @@ async fn run(ctx: &ProbeContext) -> Result<ProbeOutput, ProbeError> {
     loop {
         tick.tick().await;
         let now = Instant::now();
-        let t = now.duration_since(start).as_secs_f64();
-        let b = shared.sent.load(Ordering::Relaxed);
+        let (t, b) = super::paired_sample(start, &shared.sent);
         samples.push((t, b));
         while let Some(done) = set.try_join_next() {
             match done {
