@@ -294,7 +294,11 @@ pub fn paired_sample(start: std::time::Instant, counter: &AtomicU64) -> (f64, u6
         let after = std::time::Instant::now();
         let spread = after - before;
         let mid = (before - start) + spread / 2;
-        if best.is_none_or(|b| spread < b.0) {
+        let better = match best {
+            Some((best_spread, _, _)) => spread < best_spread,
+            None => true,
+        };
+        if better {
             best = Some((spread, mid.as_secs_f64(), bytes));
         }
         if spread <= TIGHT {
