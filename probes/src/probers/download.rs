@@ -162,6 +162,8 @@ async fn run(ctx: &ProbeContext) -> Result<ProbeOutput, ProbeError> {
         .then(|| tokio::spawn(loaded_pings(ctx.clone(), start, pings.clone())));
 
     let grace_s = s.grace.as_secs_f64();
+    // HTTP body reads arrive in chunks of up to about 16 KiB per stream (see `is_stable`).
+    let stability_granularity_bytes = (s.streams.max(1) * (16 << 10)) as f64;
     let mut samples: Vec<(f64, u64)> = vec![(0.0, 0)];
     let mut first_error: Option<ProbeError> = None;
     let mut cap_hit = false;
@@ -208,7 +210,7 @@ async fn run(ctx: &ProbeContext) -> Result<ProbeOutput, ProbeError> {
                 .copied()
                 .filter(|(ts, _)| *ts >= grace_s)
                 .collect();
-            if is_stable(&post, 0.5, 4, 0.03) {
+            if is_stable(&post, 0.5, 4, 0.03, stability_granularity_bytes) {
                 break;
             }
         }

@@ -323,8 +323,18 @@ pub fn rate_after_grace(samples: &[(f64, u64)], grace_s: f64, min_window_s: f64)
 }
 
 /// Stop-when-stable rule: the last `windows` rates over `window_s` each differ from their
-/// mean by at most `tolerance` (fraction).
-pub fn is_stable(samples: &[(f64, u64)], window_s: f64, windows: usize, tolerance: f64) -> bool {
+/// mean by at most `tolerance` (fraction) plus the counter's resolution.
+///
+/// Byte counters advance in chunks (`granularity_bytes`: chunk size × streams in flight), so a
+/// window's byte count is uncertain by about one chunk per stream; without that allowance a
+/// slow but perfectly steady link (8 MB/s over 0.5 s windows is only 4 MB) never looks stable.
+pub fn is_stable(
+    samples: &[(f64, u64)],
+    window_s: f64,
+    windows: usize,
+    tolerance: f64,
+    granularity_bytes: f64,
+) -> bool {
     let Some(&(t_end, _)) = samples.last() else {
         return false;
     };
@@ -348,7 +358,8 @@ pub fn is_stable(samples: &[(f64, u64)], window_s: f64, windows: usize, toleranc
         rates.push((b - a) as f64 / window_s);
     }
     let mean = rates.iter().sum::<f64>() / rates.len() as f64;
-    mean > 0.0 && rates.iter().all(|r| (r - mean).abs() <= tolerance * mean)
+    let allowed = tolerance * mean + granularity_bytes / window_s;
+    mean > 0.0 && rates.iter().all(|r| (r - mean).abs() <= allowed)
 }
 
 #[cfg(test)]
@@ -385,7 +396,24 @@ mod tests {
         let r = rate_after_grace(&s, 1.0, 0.5).unwrap();
         assert!((r - 100.0).abs() < 1.0, "{r}");
         assert!(rate_after_grace(&s, 4.9, 0.5).is_none());
-        assert!(is_stable(&s, 0.5, 4, 0.05));
-        assert!(!is_stable(&s[..14], 0.5, 4, 0.05));
+        assert!(is_stable(&s, 0.5, 4, 0.05, 0.0));
+        assert!(!is_stable(&s[..14], 0.5, 4, 0.05, 0.0));
+        // A steady 2 MB/s whose counter runs one 3 × 16 KiB step ahead at every other window
+        // edge: window rates differ by ±4.9 %, which a bare 3 % rejects and the resolution
+        // allowance accepts.
+        let step = 3.0 * 16384.0;
+        let steady: Vec<(f64, u64)> = (0..=40)
+            .map(|i| {
+                let t = i as f64 * 0.1;
+                let wobble = if i % 5 == 0 && (i / 5) % 2 == 1 {
+                    step
+                } else {
+                    0.0
+                };
+                (t, (t * 2e6 + wobble) as u64)
+            })
+            .collect();
+        assert!(!is_stable(&steady, 0.5, 4, 0.03, 0.0));
+        assert!(is_stable(&steady, 0.5, 4, 0.03, step));
     }
 }

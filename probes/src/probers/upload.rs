@@ -17,7 +17,9 @@ use crate::net::{check_status, read_bounded};
 use crate::reason::{FailureReason, ProbeError};
 use crate::serve::UploadReport;
 
-const CHUNK_BYTES: usize = 64 << 10;
+/// Body chunk size. Small enough that the sent-bytes counter (which advances a chunk at a
+/// time) resolves a 0.5 s window of a slow link to about 1 %, large enough to cost little CPU.
+const CHUNK_BYTES: usize = 16 << 10;
 /// Request size against servers without receiver reports (LibreSpeed sinks).
 const FALLBACK_REQUEST_BYTES: u64 = 16 << 20;
 const TICK: Duration = Duration::from_millis(100);
@@ -192,6 +194,7 @@ async fn run(ctx: &ProbeContext) -> Result<ProbeOutput, ProbeError> {
         ));
     }
     let grace_s = s.grace.as_secs_f64();
+    let stability_granularity_bytes = (s.streams.max(1) * CHUNK_BYTES) as f64;
     let mut samples: Vec<(f64, u64)> = vec![(0.0, 0)];
     let mut reports = Vec::new();
     let mut first_error: Option<ProbeError> = None;
@@ -236,7 +239,7 @@ async fn run(ctx: &ProbeContext) -> Result<ProbeOutput, ProbeError> {
                 .copied()
                 .filter(|(ts, _)| *ts >= grace_s)
                 .collect();
-            if is_stable(&post, 0.5, 4, 0.03) {
+            if is_stable(&post, 0.5, 4, 0.03, stability_granularity_bytes) {
                 break;
             }
         }
