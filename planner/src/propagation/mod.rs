@@ -1,8 +1,8 @@
 //! Path-loss models behind one trait, so coverage evaluation can switch models by name.
 //!
-//! CONTRACT (fixed so several parts can be built in parallel):
-//! - every model implements [`PropagationModel`];
-//! - terrain-aware models read [`Link::profile_m`]; others ignore it.
+//! Every model implements [`PropagationModel`]; terrain-aware models (the terrain model, ITM)
+//! read [`Link::profile_m`], the empirical ones ignore it. [`registry::build_model`] builds one
+//! by name from a `[model]` config table.
 
 use thiserror::Error;
 
