@@ -371,7 +371,13 @@ pub struct Selected {
 }
 
 /// Agent-level series sent with every measurement so receivers can join on them.
-const AGENT_LEVEL: [&str; 2] = ["probe_agent_info", "probe_data_budget_remaining_bytes"];
+const AGENT_LEVEL: [&str; 4] = [
+    "probe_agent_info",
+    "probe_data_budget_remaining_bytes",
+    // Pushed too, so ProbeConfigReloadFailed and the reload panels work for agents behind NAT.
+    "probe_config_last_reload_successful",
+    "probe_config_last_reload_success_timestamp_seconds",
+];
 
 /// Figure metrics (labelled by target only) this run set.
 fn figure_metrics(res: &RunResult) -> Vec<&'static str> {

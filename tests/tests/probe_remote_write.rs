@@ -164,6 +164,8 @@ fn agent_remote_writes_and_survives_receiver_outage() {
         r#"probe_agent_info{instance="rw-e2e",region="NAT Region",exported_region="NAT Region"}"#,
         r#"probe_latency_seconds{instance="rw-e2e",target="lo",stat="median"}"#,
         r#"probe_http_phase_seconds{instance="rw-e2e",target="lo",phase="ttfb"}"#,
+        // Agent-level reload state is pushed too (ProbeConfigReloadFailed works behind NAT).
+        r#"probe_config_last_reload_successful{instance="rw-e2e"} == 1"#,
     ] {
         wait_for(q, Duration::from_secs(15), || {
             (!prom_query(prom_addr, q).is_empty()).then_some(())
