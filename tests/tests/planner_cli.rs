@@ -1,46 +1,13 @@
 //! End-to-end tests of the `planner` binary on the embedded Uzbekistan dataset: the JSON summary,
 //! the files written with `--out`, and the exit codes and messages for bad input.
 
-use std::path::{Path, PathBuf};
+mod common;
+use common::planner_bin;
+
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 use serde_json::Value;
-
-/// The `planner` binary: the newer of target/release and target/debug (the test script builds
-/// release binaries first), built in debug when neither exists.
-fn planner_bin() -> PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .expect("workspace root")
-            .to_path_buf();
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| root.join("target"));
-        let newest = |cands: &[PathBuf]| {
-            cands
-                .iter()
-                .filter(|p| p.is_file())
-                .max_by_key(|p| p.metadata().and_then(|m| m.modified()).ok())
-                .cloned()
-        };
-        let cands = [target.join("release/planner"), target.join("debug/planner")];
-        if let Some(p) = newest(&cands) {
-            return p;
-        }
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let st = Command::new(cargo)
-            .args(["build", "-p", "planner", "--bin", "planner"])
-            .current_dir(&root)
-            .status()
-            .expect("run cargo build");
-        assert!(st.success(), "cargo build -p planner failed");
-        newest(&cands).expect("planner binary after build")
-    })
-    .clone()
-}
 
 fn planner(args: &[&str]) -> Output {
     Command::new(planner_bin())

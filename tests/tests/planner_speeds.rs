@@ -8,46 +8,17 @@
 
 mod monitoring_common;
 
+mod common;
+use common::planner_bin;
+
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use monitoring_common::{fast_rule_files, free_port, http_get, repo_root, url_encode};
 use serde_json::Value;
-
-/// The `planner` binary: the newer of target/release and target/debug, built when neither exists.
-fn planner_bin() -> PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let root = repo_root();
-        let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| root.join("target"));
-        let newest = |cands: &[PathBuf]| {
-            cands
-                .iter()
-                .filter(|p| p.is_file())
-                .max_by_key(|p| p.metadata().and_then(|m| m.modified()).ok())
-                .cloned()
-        };
-        let cands = [target.join("release/planner"), target.join("debug/planner")];
-        if let Some(p) = newest(&cands) {
-            return p;
-        }
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let st = Command::new(cargo)
-            .args(["build", "-p", "planner", "--bin", "planner"])
-            .current_dir(&root)
-            .status()
-            .expect("run cargo build");
-        assert!(st.success(), "cargo build -p planner failed");
-        newest(&cands).expect("planner binary after build")
-    })
-    .clone()
-}
 
 fn planner(args: &[&str]) -> Output {
     Command::new(planner_bin())

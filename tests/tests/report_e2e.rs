@@ -10,6 +10,9 @@
 //! the flags; those hosts are filtered out, everything else counts as a page request. A
 //! deliberately bad page first proves the harness sees both a console error and a request.
 
+mod common;
+use common::planner_bin;
+
 use std::io::Read;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -33,34 +36,6 @@ fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join("target"))
-}
-
-/// The newer of target/release/planner and target/debug/planner, built when neither exists.
-fn planner_bin() -> PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let t = target_dir();
-        let cands = [t.join("release/planner"), t.join("debug/planner")];
-        let newest = || {
-            cands
-                .iter()
-                .filter(|p| p.is_file())
-                .max_by_key(|p| p.metadata().and_then(|m| m.modified()).ok())
-                .cloned()
-        };
-        if let Some(p) = newest() {
-            return p;
-        }
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let st = Command::new(cargo)
-            .args(["build", "-p", "planner", "--bin", "planner"])
-            .current_dir(root())
-            .status()
-            .expect("run cargo build");
-        assert!(st.success());
-        newest().expect("planner binary after build")
-    })
-    .clone()
 }
 
 /// The example plan config with a coarse road step, so the run takes seconds.

@@ -1,5 +1,5 @@
-//! Helpers shared by the `probe` end-to-end tests: locating the built `probe` binary, child
-//! processes that are killed when dropped, a minimal HTTP client over real sockets and
+//! Helpers shared by the end-to-end tests: locating the built `probe` and `planner` binaries,
+//! child processes that are killed when dropped, a minimal HTTP client over real sockets and
 //! Prometheus instant queries.
 //!
 //! Each test binary that declares `mod common;` uses a subset of it.
@@ -27,21 +27,45 @@ pub fn target_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target")
 }
 
+/// The newer of `<target>/release/NAME` and `<target>/debug/NAME`, if either exists
+/// (`make test` builds release binaries first; `cargo test` alone leaves debug ones).
+fn newest_built(name: &str) -> Option<PathBuf> {
+    let t = target_dir();
+    ["release", "debug"]
+        .iter()
+        .map(|p| t.join(p).join(name))
+        .filter_map(|p| Some((p.metadata().ok()?.modified().ok()?, p)))
+        .max()
+        .map(|(_, p)| p)
+}
+
 /// The most recently built `probe` binary.
 pub fn probe_bin() -> PathBuf {
-    let t = target_dir();
-    let mut found: Vec<(std::time::SystemTime, PathBuf)> = ["release", "debug"]
-        .iter()
-        .map(|p| t.join(p).join("probe"))
-        .filter_map(|p| Some((p.metadata().ok()?.modified().ok()?, p)))
-        .collect();
-    found.sort();
-    found.pop().map(|(_, p)| p).unwrap_or_else(|| {
+    newest_built("probe").unwrap_or_else(|| {
         panic!(
             "no probe binary under {}: run `cargo build -p probes --bins` first",
-            t.display()
+            target_dir().display()
         )
     })
+}
+
+/// The most recently built `planner` binary, built in debug once when there is none.
+pub fn planner_bin() -> PathBuf {
+    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(p) = newest_built("planner") {
+            return p;
+        }
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let st = Command::new(cargo)
+            .args(["build", "-p", "planner", "--bin", "planner"])
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+            .status()
+            .expect("run cargo build");
+        assert!(st.success(), "cargo build -p planner failed");
+        newest_built("planner").expect("planner binary after build")
+    })
+    .clone()
 }
 
 /// A child process killed (and reaped) when dropped, so a failing test leaves nothing behind.
