@@ -45,20 +45,7 @@ struct Shared {
 impl Shared {
     /// Reserve up to `want` bytes of the cap for one request; 0 when the cap is used up.
     fn reserve(&self, want: u64) -> u64 {
-        let mut cur = self.reserved.load(Ordering::Relaxed);
-        loop {
-            let n = want.min(self.cap.saturating_sub(cur));
-            if n == 0 {
-                return 0;
-            }
-            match self
-                .reserved
-                .compare_exchange(cur, cur + n, Ordering::Relaxed, Ordering::Relaxed)
-            {
-                Ok(_) => return n,
-                Err(v) => cur = v,
-            }
-        }
+        super::claim_under_cap(&self.reserved, self.cap, want)
     }
 }
 

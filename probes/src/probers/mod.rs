@@ -278,6 +278,23 @@ pub fn median(v: &mut [f64]) -> Option<f64> {
     })
 }
 
+/// Adds up to `want` bytes to `counter` without letting it pass `cap`, atomically, and returns
+/// how many were added (0 once the cap is reached). Streams of one run share the counter, so
+/// the byte cap holds however many of them ask at once.
+pub fn claim_under_cap(counter: &AtomicU64, cap: u64, want: u64) -> u64 {
+    let mut cur = counter.load(Ordering::Relaxed);
+    loop {
+        let n = want.min(cap.saturating_sub(cur));
+        if n == 0 {
+            return 0;
+        }
+        match counter.compare_exchange(cur, cur + n, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return n,
+            Err(v) => cur = v,
+        }
+    }
+}
+
 /// Reads a byte counter together with the time it was read, as seconds since `start`.
 ///
 /// A sampler that reads the clock and then the counter credits every byte that arrives in

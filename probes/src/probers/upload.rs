@@ -55,20 +55,7 @@ struct Shared {
 
 impl Shared {
     fn take(&self, want: u64) -> u64 {
-        let mut cur = self.sent.load(Ordering::Relaxed);
-        loop {
-            let n = want.min(self.cap.saturating_sub(cur));
-            if n == 0 {
-                return 0;
-            }
-            match self
-                .sent
-                .compare_exchange(cur, cur + n, Ordering::Relaxed, Ordering::Relaxed)
-            {
-                Ok(_) => return n,
-                Err(v) => cur = v,
-            }
-        }
+        super::claim_under_cap(&self.sent, self.cap, want)
     }
 }
 
