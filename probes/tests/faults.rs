@@ -54,6 +54,15 @@ async fn handle(mut s: TcpStream, fault: Fault) {
             let _ = s
                 .write_all(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 5\r\n\r\nbusy\n")
                 .await;
+            // Lingering close, as real servers do: closing with an unread request body in the
+            // receive buffer makes the kernel send a reset, which can reach an uploading client
+            // before it reads the 503 (the test then saw connection_reset about 1 run in 10).
+            let _ = s.shutdown().await;
+            let mut sink = [0u8; 16 << 10];
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(2), async {
+                while matches!(s.read(&mut sink).await, Ok(n) if n > 0) {}
+            })
+            .await;
         }
         Fault::Garbage => {
             let _ = s
