@@ -53,5 +53,9 @@ TOML
 timed "planner analyze, itm, profile_step_m = 90, --threads 1" \
   analyze --config "$work/itm90.toml" --threads 1
 
+echo "## SPLAT! area coverage side by side (cargo bench -p planner --bench splat_area): one 30 m mast,"
+echo "## 900 MHz, ITM, every 3\" point SPLAT! evaluates within 20 km, one core each, same terrain and parameters"
+cargo bench -p planner --bench splat_area 2>/dev/null | grep -E '^\||speed vs SPLAT'
+
 echo "## SPLAT! comparison (cargo test -p planner --test splat_compare)"
 cargo test -p planner --test splat_compare -- --nocapture 2>/dev/null | grep '^|'

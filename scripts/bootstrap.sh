@@ -18,7 +18,15 @@ PACKAGES=(
   # misc tools used by tests and scripts: openssl makes the test CA for the TLS tests,
   # systemd-analyze verifies the units in config/systemd
   curl ca-certificates sqlite3 openssl systemd
+  # monitoring at fleet scale (issue 15): VictoriaMetrics as a second remote-write store,
+  # Alertmanager (+ amtool) for alert delivery
+  victoria-metrics prometheus-alertmanager
 )
+# Node and npm for the dashboard schema check (scripts/fleet-dashboard-schema.mjs). An image
+# that ships its own Node (with npm) keeps it: Debian's npm package would conflict with it.
+if ! command -v npm >/dev/null 2>&1; then
+  PACKAGES+=(nodejs npm)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

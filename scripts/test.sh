@@ -13,3 +13,8 @@ cargo clippy --workspace --all-targets -- -D warnings
 # Release binaries are what users run; the end-to-end tests exercise exactly those.
 cargo build --release --workspace --bins
 cargo test --workspace --no-fail-fast
+# Python package: `pip install ./python` into the pinned venv, then its tests (python/tests), which
+# compare with the release `planner` binary built above. Any non-zero pytest exit fails the suite,
+# including 5 (no tests collected).
+bash scripts/python-env.sh
+target/python-venv/bin/python -m pytest -q python/tests

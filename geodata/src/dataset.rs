@@ -31,9 +31,12 @@ pub struct Dataset {
 }
 
 impl Dataset {
-    /// Sum of settlement populations, persons.
+    /// Sum of settlement populations, persons (saturating: a dataset built in code need not
+    /// have passed validation's bound on each population).
     pub fn total_population(&self) -> u64 {
-        self.settlements.iter().map(|s| s.population).sum()
+        self.settlements
+            .iter()
+            .fold(0u64, |t, s| t.saturating_add(s.population))
     }
 
     /// Total geodesic road length, kilometres.

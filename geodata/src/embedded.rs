@@ -99,9 +99,10 @@ pub fn from_files(files: &EmbeddedFiles<'_>, name: &str) -> Result<Dataset, Geod
 
     let m = SiteMapping::default();
     let l = read::csv::read_bytes(&f("sites_synthetic.csv"), files.sites_csv, (&m.lon, &m.lat));
-    let (v, locs, rep) = layers::sites(&l, &m);
+    let (v, locs, cells, rep) = layers::sites_and_cells(&l, &m);
     ds.sites = v;
     ds.origins.insert("sites".into(), locs);
+    ds.origins.insert("site_cells".into(), cells);
     r.merge(rep);
 
     let m = FixedNodeMapping::default();

@@ -13,12 +13,13 @@ use std::path::{Path, PathBuf};
 pub enum Location {
     /// The file (or layer) as a whole.
     None,
-    /// A feature of a vector layer; 0-based, in reading order (the GeoJSON `features` array
-    /// index, or the n-th feature GDAL returns).
+    /// A feature of a vector layer: its 0-based index in reading order (the GeoJSON `features`
+    /// array index, or the n-th feature GDAL returns), shown 1-based ("feature 1" is the first,
+    /// as a person counts and as QGIS's attribute table numbers rows).
     Feature(usize),
     /// A CSV line, 1-based, counting the header as line 1 (what a text editor shows).
     Line(u64),
-    /// An item of an already loaded dataset layer: its 0-based index and its id.
+    /// An item of an already loaded dataset layer: its 0-based index (shown 1-based) and its id.
     Item { index: usize, id: String },
 }
 
@@ -26,9 +27,9 @@ impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Location::None => Ok(()),
-            Location::Feature(i) => write!(f, "feature {i}"),
+            Location::Feature(i) => write!(f, "feature {}", i + 1),
             Location::Line(l) => write!(f, "line {l}"),
-            Location::Item { index, id } => write!(f, "item {index} (id {id:?})"),
+            Location::Item { index, id } => write!(f, "item {} (id {id:?})", index + 1),
         }
     }
 }
@@ -227,7 +228,7 @@ mod tests {
     fn problem_display_names_file_feature_field_and_hint() {
         let p = Problem::new(
             "roads.geojson",
-            Location::Feature(12),
+            Location::Feature(11),
             Some("population"),
             "\"abc\" is not a number",
             "give a whole number of residents",

@@ -609,13 +609,26 @@ pub fn is_opencellid(layer: &RawLayer) -> bool {
 
 /// Builds sites from one-row-per-cell data (grouped by site id) or from OpenCelliD rows.
 pub fn sites(layer: &RawLayer, m: &SiteMapping) -> (Vec<Site>, Vec<Location>, Report) {
+    let (s, locs, _cells, r) = sites_and_cells(layer, m);
+    (s, locs, r)
+}
+
+/// Like [`sites`], also giving the location of every cell (sites in order, cells in order
+/// within each), so a bad cell value is reported at its own row.
+pub fn sites_and_cells(
+    layer: &RawLayer,
+    m: &SiteMapping,
+) -> (Vec<Site>, Vec<Location>, Vec<Location>, Report) {
     let opencellid = match m.format {
         SiteFormat::Opencellid => true,
         SiteFormat::Cells => false,
         SiteFormat::Auto => is_opencellid(layer),
     };
     if opencellid {
-        return opencellid_sites(layer, m);
+        let (s, locs, r) = opencellid_sites(layer, m);
+        // One cell per row, so each cell is where its site is.
+        let cells = locs.clone();
+        return (s, locs, cells, r);
     }
     let mut r = report_for(layer);
     let file = layer.file.as_str();
@@ -630,11 +643,11 @@ pub fn sites(layer: &RawLayer, m: &SiteMapping) -> (Vec<Site>, Vec<Location>, Re
         ok &= require_column(&mut r, layer, field, what);
     }
     if !ok {
-        return (Vec::new(), Vec::new(), r);
+        return (Vec::new(), Vec::new(), Vec::new(), r);
     }
-    // Sites in first-seen order, each with the location of its first row.
+    // Sites in first-seen order, each with the location of its first row and of every cell.
     let mut order: Vec<String> = Vec::new();
-    let mut by_id: BTreeMap<String, (Site, Location)> = BTreeMap::new();
+    let mut by_id: BTreeMap<String, (Site, Location, Vec<Location>)> = BTreeMap::new();
     for f in &layer.features {
         let site_id = required(
             &mut r,
@@ -713,8 +726,11 @@ pub fn sites(layer: &RawLayer, m: &SiteMapping) -> (Vec<Site>, Vec<Location>, Re
             beamwidth_deg: beamwidth,
             tilt_deg: tilt,
         };
+        // The cell's values are judged at its own row, not at its site's first one.
+        let ci = by_id.get(&site_id).map_or(0, |(s, _, _)| s.cells.len());
+        validate::check_cell(&mut r, file, &f.location, ci, &cell);
         match by_id.get_mut(&site_id) {
-            Some((site, first)) => {
+            Some((site, first, cell_locs)) => {
                 if (site.lon - lon).abs() > 1e-6
                     || (site.lat - lat).abs() > 1e-6
                     || (site.height_m - height_m).abs() > 1e-6
@@ -728,6 +744,7 @@ pub fn sites(layer: &RawLayer, m: &SiteMapping) -> (Vec<Site>, Vec<Location>, Re
                     );
                 }
                 site.cells.push(cell);
+                cell_locs.push(f.location.clone());
             }
             None => {
                 order.push(site_id.clone());
@@ -739,20 +756,25 @@ pub fn sites(layer: &RawLayer, m: &SiteMapping) -> (Vec<Site>, Vec<Location>, Re
                     operator: text(f, &m.operator),
                     cells: vec![cell],
                 };
-                by_id.insert(site_id, (site, f.location.clone()));
+                by_id.insert(
+                    site_id,
+                    (site, f.location.clone(), vec![f.location.clone()]),
+                );
             }
         }
     }
     let mut out = Vec::with_capacity(order.len());
     let mut locs = Vec::with_capacity(order.len());
+    let mut cells = Vec::new();
     for id in order {
-        if let Some((site, loc)) = by_id.remove(&id) {
-            validate::check_site(&mut r, file, &loc, &site);
+        if let Some((site, loc, cell_locs)) = by_id.remove(&id) {
+            validate::check_site_alone(&mut r, file, &loc, &site);
             out.push(site);
             locs.push(loc);
+            cells.extend(cell_locs);
         }
     }
-    (out, locs, r)
+    (out, locs, cells, r)
 }
 
 fn opencellid_sites(layer: &RawLayer, m: &SiteMapping) -> (Vec<Site>, Vec<Location>, Report) {

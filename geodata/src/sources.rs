@@ -33,6 +33,12 @@ pub struct LayerSource<M> {
     /// Field mapping; default: the project's field names, or OSM tags for `.osm`/`.osm.pbf`.
     #[serde(default)]
     pub mapping: Option<M>,
+    /// CSV only: CRS of the coordinate columns (`EPSG:32642`, a PROJ string or WKT), x/easting
+    /// in the longitude column and y/northing in the latitude column; the points are
+    /// reprojected to WGS84 lon/lat through GDAL. Default: WGS84 lon/lat degrees. Other
+    /// formats carry their CRS in the file.
+    #[serde(default)]
+    pub crs: Option<String>,
 }
 
 impl<M> LayerSource<M> {
@@ -41,6 +47,7 @@ impl<M> LayerSource<M> {
             path: path.into(),
             layer: None,
             mapping: None,
+            crs: None,
         }
     }
 }
@@ -153,10 +160,21 @@ impl Sources {
                               path: &Path,
                               layer: Option<&str>,
                               kind: LayerKind,
-                              lonlat: (&str, &str)| {
+                              lonlat: (&str, &str),
+                              crs: Option<&str>| {
             ds.sources
                 .insert(name.to_owned(), path.display().to_string());
-            match read::read_path(path, layer, kind, lonlat) {
+            if crs.is_some() && Format::from_path(path) != Format::Csv {
+                r.error(
+                    &path.display().to_string(),
+                    &Location::None,
+                    Some("crs"),
+                    "`crs` applies to CSV files only",
+                    "drop `crs`: this format carries its CRS in the file (GDAL reprojects it to WGS84)",
+                );
+                return None;
+            }
+            match read::read_path_in(path, layer, kind, lonlat, crs) {
                 Ok(l) => Some(l),
                 Err(e) => {
                     absorb(e, path, &mut r.errors);
@@ -180,6 +198,7 @@ impl Sources {
                 src.layer.as_deref(),
                 LayerKind::Polygons,
                 ("lon", "lat"),
+                src.crs.as_deref(),
             ) {
                 let (v, locs, rep) = layers::regions(&l, &m);
                 regions = v;
@@ -203,6 +222,7 @@ impl Sources {
                 src.layer.as_deref(),
                 LayerKind::Points,
                 (&m.lon, &m.lat),
+                src.crs.as_deref(),
             ) {
                 let (v, locs, rep) = layers::settlements(&l, &m);
                 settlements = v;
@@ -226,6 +246,7 @@ impl Sources {
                 src.layer.as_deref(),
                 LayerKind::Lines,
                 ("lon", "lat"),
+                src.crs.as_deref(),
             ) {
                 let (v, locs, rep) = layers::roads(&l, &m, routes.as_ref());
                 roads = v;
@@ -243,10 +264,12 @@ impl Sources {
                 src.layer.as_deref(),
                 LayerKind::Points,
                 (&m.lon, &m.lat),
+                src.crs.as_deref(),
             ) {
-                let (v, locs, rep) = layers::sites(&l, &m);
+                let (v, locs, cells, rep) = layers::sites_and_cells(&l, &m);
                 sites = v;
                 ds.origins.insert("sites".into(), locs);
+                ds.origins.insert("site_cells".into(), cells);
                 r.merge(rep);
             }
         }
@@ -260,6 +283,7 @@ impl Sources {
                 src.layer.as_deref(),
                 LayerKind::Points,
                 (&m.lon, &m.lat),
+                src.crs.as_deref(),
             ) {
                 let (v, locs, rep) = layers::fixed_nodes(&l, &m);
                 fixed = v;

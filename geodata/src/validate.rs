@@ -13,7 +13,7 @@
 //! | polygon | empty, ring not closed or < 4 positions, self-intersection, overlapping parts | — |
 //! | ids | empty or duplicate within a layer | — |
 //! | required attribute | missing, not a number, negative, fraction where a whole number is needed | — |
-//! | population | — | 0 (counts nothing) |
+//! | population | > 1,000,000,000 ([`MAX_POPULATION`]) | 0 (counts nothing) |
 //! | antenna height | ≤ 0 m or > 1,000 m | < 3 m or > 200 m |
 //! | EIRP | < 0 dBm or > 100 dBm | outside 20–80 dBm |
 //! | band | ≤ 0 MHz or > 100,000 MHz | outside 400–7,200 MHz and 24–53 GHz |
@@ -30,7 +30,7 @@ use geo_types::{LineString, MultiPolygon};
 use crate::dataset::Dataset;
 use crate::dem::Dem;
 use crate::error::{GeodataError, Location, Problem, Problems, Warning};
-use crate::model::{FixedNode, Road, Settlement, Site};
+use crate::model::{Cell, FixedNode, Road, Settlement, Site};
 
 /// Errors and warnings collected in one pass.
 #[derive(Debug, Default, Clone)]
@@ -187,9 +187,25 @@ pub(crate) fn check_multipolygon(
     }
 }
 
+/// Most residents one settlement may have (the largest cities have a few tens of millions).
+/// The bound also keeps every sum of populations far from `u64::MAX`, so totals never
+/// overflow whatever the number of settlements.
+pub const MAX_POPULATION: u64 = 1_000_000_000;
+
 pub(crate) fn check_settlement(r: &mut Report, file: &str, loc: &Location, s: &Settlement) {
     check_point(r, file, loc, s.lon, s.lat);
-    if s.population == 0 {
+    if s.population > MAX_POPULATION {
+        r.error(
+            file,
+            loc,
+            Some("population"),
+            format!(
+                "population {} is more than any settlement has (at most {MAX_POPULATION})",
+                s.population
+            ),
+            "give the number of residents; check the column is not a code or an area",
+        );
+    } else if s.population == 0 {
         r.warn(
             file,
             loc,
@@ -215,7 +231,16 @@ pub(crate) fn check_road(r: &mut Report, file: &str, loc: &Location, road: &Road
     check_line(r, file, loc, &road.geometry);
 }
 
+/// A site and every cell, all reported at `loc`.
 pub(crate) fn check_site(r: &mut Report, file: &str, loc: &Location, s: &Site) {
+    check_site_alone(r, file, loc, s);
+    for (ci, c) in s.cells.iter().enumerate() {
+        check_cell(r, file, loc, ci, c);
+    }
+}
+
+/// The site's own values (position, height, having cells), not its cells'.
+pub(crate) fn check_site_alone(r: &mut Report, file: &str, loc: &Location, s: &Site) {
     check_point(r, file, loc, s.lon, s.lat);
     let h = s.height_m;
     if !h.is_finite() || h <= 0.0 || h > 1000.0 {
@@ -244,75 +269,82 @@ pub(crate) fn check_site(r: &mut Report, file: &str, loc: &Location, s: &Site) {
             "give at least one cell (technology, band, EIRP) for the site",
         );
     }
-    for (ci, c) in s.cells.iter().enumerate() {
-        let which = |f: &str| format!("cell {ci} {f}");
-        let e = c.eirp_dbm;
-        if !e.is_finite() || !(0.0..=100.0).contains(&e) {
-            r.error(file, loc, Some("eirp_dbm"), format!("{}: EIRP {e} dBm is not plausible", which("")), "give the EIRP in dBm (transmit power + antenna gain − losses, typically 50–65 dBm)");
-        } else if !(20.0..=80.0).contains(&e) {
-            r.warn(
-                file,
-                loc,
-                Some("eirp_dbm"),
-                format!("{}: EIRP {e} dBm is unusual", which("")),
-                "check the unit is dBm (not dBW or watts)",
-            );
-        }
-        let b = c.band_mhz;
-        if !b.is_finite() || b <= 0.0 || b > 100_000.0 {
+}
+
+/// Cell `ci` of a site, reported at `loc` (its own CSV line when the site comes from a file
+/// with one row per cell).
+pub(crate) fn check_cell(r: &mut Report, file: &str, loc: &Location, ci: usize, c: &Cell) {
+    // 1-based, as the cells of a site are counted in its rows.
+    let cell = format!("cell {}", ci + 1);
+    let e = c.eirp_dbm;
+    if !e.is_finite() || !(0.0..=100.0).contains(&e) {
+        r.error(
+            file,
+            loc,
+            Some("eirp_dbm"),
+            format!("{}: EIRP {e} dBm is not plausible", cell),
+            "give the EIRP in dBm (transmit power + antenna gain − losses, typically 50–65 dBm)",
+        );
+    } else if !(20.0..=80.0).contains(&e) {
+        r.warn(
+            file,
+            loc,
+            Some("eirp_dbm"),
+            format!("{}: EIRP {e} dBm is unusual", cell),
+            "check the unit is dBm (not dBW or watts)",
+        );
+    }
+    let b = c.band_mhz;
+    if !b.is_finite() || b <= 0.0 || b > 100_000.0 {
+        r.error(
+            file,
+            loc,
+            Some("band_mhz"),
+            format!("{}: band {b} MHz is not plausible", cell),
+            "give the carrier frequency in MHz, e.g. 900, 1800, 2100, 3500",
+        );
+    } else if !((400.0..=7200.0).contains(&b) || (24_000.0..=53_000.0).contains(&b)) {
+        r.warn(
+            file,
+            loc,
+            Some("band_mhz"),
+            format!("{}: band {b} MHz is outside the usual mobile bands", cell),
+            "check the unit is MHz (not GHz or kHz)",
+        );
+    }
+    if let Some(a) = c.azimuth_deg {
+        if !a.is_finite() || !(0.0..=360.0).contains(&a) {
             r.error(
                 file,
                 loc,
-                Some("band_mhz"),
-                format!("{}: band {b} MHz is not plausible", which("")),
-                "give the carrier frequency in MHz, e.g. 900, 1800, 2100, 3500",
+                Some("azimuth_deg"),
+                format!("{}: azimuth {a}° is outside 0–360", cell),
+                "give degrees clockwise from true north, or leave empty for an omni antenna",
             );
-        } else if !((400.0..=7200.0).contains(&b) || (24_000.0..=53_000.0).contains(&b)) {
+        }
+    }
+    if let Some(bw) = c.beamwidth_deg {
+        if !bw.is_finite() || bw <= 0.0 || bw > 360.0 {
+            r.error(file, loc, Some("beamwidth_deg"), format!("{}: beamwidth {bw}° is outside (0, 360]", cell), "give the horizontal half-power beamwidth in degrees (typically 65), or leave empty for omni");
+        }
+    }
+    if let Some(t) = c.tilt_deg {
+        if !t.is_finite() || !(-90.0..=90.0).contains(&t) {
+            r.error(
+                file,
+                loc,
+                Some("tilt_deg"),
+                format!("{}: tilt {t}° is outside -90..90", cell),
+                "give the downtilt in degrees below the horizon (typically 0–10)",
+            );
+        } else if !(-10.0..=20.0).contains(&t) {
             r.warn(
                 file,
                 loc,
-                Some("band_mhz"),
-                format!(
-                    "{}: band {b} MHz is outside the usual mobile bands",
-                    which("")
-                ),
-                "check the unit is MHz (not GHz or kHz)",
+                Some("tilt_deg"),
+                format!("{}: tilt {t}° is unusual", cell),
+                "check the sign (positive = down) and unit (degrees)",
             );
-        }
-        if let Some(a) = c.azimuth_deg {
-            if !a.is_finite() || !(0.0..=360.0).contains(&a) {
-                r.error(
-                    file,
-                    loc,
-                    Some("azimuth_deg"),
-                    format!("{}: azimuth {a}° is outside 0–360", which("")),
-                    "give degrees clockwise from true north, or leave empty for an omni antenna",
-                );
-            }
-        }
-        if let Some(bw) = c.beamwidth_deg {
-            if !bw.is_finite() || bw <= 0.0 || bw > 360.0 {
-                r.error(file, loc, Some("beamwidth_deg"), format!("{}: beamwidth {bw}° is outside (0, 360]", which("")), "give the horizontal half-power beamwidth in degrees (typically 65), or leave empty for omni");
-            }
-        }
-        if let Some(t) = c.tilt_deg {
-            if !t.is_finite() || !(-90.0..=90.0).contains(&t) {
-                r.error(
-                    file,
-                    loc,
-                    Some("tilt_deg"),
-                    format!("{}: tilt {t}° is outside -90..90", which("")),
-                    "give the downtilt in degrees below the horizon (typically 0–10)",
-                );
-            } else if !(-10.0..=20.0).contains(&t) {
-                r.warn(
-                    file,
-                    loc,
-                    Some("tilt_deg"),
-                    format!("{}: tilt {t}° is unusual", which("")),
-                    "check the sign (positive = down) and unit (degrees)",
-                );
-            }
         }
     }
 }
@@ -431,10 +463,22 @@ pub fn check_dataset(dataset: &Dataset, dem_required: bool) -> Report {
     let f = label(dataset, "sites");
     let item = locator(dataset, "sites", dataset.sites.len());
     let mut ids = IdRegistry::default();
+    let n_cells: usize = dataset.sites.iter().map(|s| s.cells.len()).sum();
+    let cell_origins = dataset
+        .origins
+        .get("site_cells")
+        .filter(|v| v.len() == n_cells);
+    let mut next_cell = 0;
     for (i, x) in dataset.sites.iter().enumerate() {
         let loc = item(i, &x.id);
         ids.check(&mut r, &f, &loc, "site_id", &x.id);
-        check_site(&mut r, &f, &loc, x);
+        check_site_alone(&mut r, &f, &loc, x);
+        for (ci, c) in x.cells.iter().enumerate() {
+            // Each cell at its own row when the file had one row per cell.
+            let cloc = cell_origins.map_or(&loc, |v| &v[next_cell + ci]);
+            check_cell(&mut r, &f, cloc, ci, c);
+        }
+        next_cell += x.cells.len();
     }
     let f = label(dataset, "fixed_nodes");
     let item = locator(dataset, "fixed_nodes", dataset.fixed_nodes.len());

@@ -191,6 +191,7 @@ fn geopackage_shapefile_and_flatgeobuf_written_by_gdal_are_read_back() {
             roads: Some(LayerSource {
                 path: path.clone(),
                 layer: layer.map(str::to_owned),
+                crs: None,
                 mapping: None,
             }),
             ..Default::default()
@@ -210,6 +211,7 @@ fn geopackage_shapefile_and_flatgeobuf_written_by_gdal_are_read_back() {
         settlements: Some(LayerSource {
             path: gpkg.clone(),
             layer: Some("places".into()),
+            crs: None,
             mapping: None,
         }),
         ..Default::default()
@@ -223,6 +225,7 @@ fn geopackage_shapefile_and_flatgeobuf_written_by_gdal_are_read_back() {
         roads: Some(LayerSource {
             path: gpkg.clone(),
             layer: Some("nope".into()),
+            crs: None,
             mapping: None,
         }),
         ..Default::default()
@@ -353,7 +356,7 @@ fn osm_xml_roads_and_places_through_gdal() {
     );
     assert!(
         w.iter().any(|w| w.contains(
-            "extract.osm: feature 2: field \"population\": \"~500\" is not a number; place skipped"
+            "extract.osm: feature 3: field \"population\": \"~500\" is not a number; place skipped"
         )),
         "{w:?}"
     );
@@ -363,6 +366,7 @@ fn osm_xml_roads_and_places_through_gdal() {
         roads: Some(LayerSource {
             path: "extract.osm".into(),
             layer: Some("lines".into()),
+            crs: None,
             mapping: Some(RoadMapping {
                 keep_classes: vec!["trunk".into()],
                 ..RoadMapping::osm()

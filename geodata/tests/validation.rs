@@ -55,7 +55,7 @@ fn coordinates_out_of_range_or_not_finite() {
     assert_has(&s, "s.csv: line 3: field \"lat\": \"inf\" is not a number — give decimal degrees between -90 and 90");
     let gj = r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"id":"x","population":5},"geometry":{"type":"Point","coordinates":[69,95]}}]}"#;
     let (s, _) = load_err(&[("s.geojson", gj)], settlements("s.geojson"));
-    assert_has(&s, "s.geojson: feature 0: field \"geometry\": latitude 95 is outside -90..90 — give WGS84 longitude/latitude in decimal degrees (lon first)");
+    assert_has(&s, "s.geojson: feature 1: field \"geometry\": latitude 95 is outside -90..90 — give WGS84 longitude/latitude in decimal degrees (lon first)");
 }
 
 #[test]
@@ -64,10 +64,10 @@ fn missing_and_empty_geometries() {
       {"type":"Feature","properties":{"id":"a","population":5},"geometry":null},
       {"type":"Feature","properties":{"id":"b","population":5},"geometry":{"type":"LineString","coordinates":[[0,0],[1,1]]}}]}"#;
     let (s, _) = load_err(&[("s.geojson", gj)], settlements("s.geojson"));
-    assert_has(&s, "s.geojson: feature 0: field \"geometry\": feature has no geometry — give the feature's location");
+    assert_has(&s, "s.geojson: feature 1: field \"geometry\": feature has no geometry — give the feature's location");
     assert_has(
         &s,
-        "s.geojson: feature 1: field \"geometry\": LineString geometry where a point is expected",
+        "s.geojson: feature 2: field \"geometry\": LineString geometry where a point is expected",
     );
     let regions = r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"code":"XX-A"},"geometry":{"type":"MultiPolygon","coordinates":[]}}]}"#;
     let (s, _) = load_err(
@@ -77,7 +77,7 @@ fn missing_and_empty_geometries() {
             ..Default::default()
         },
     );
-    assert_has(&s, "r.geojson: feature 0: field \"geometry\": boundary is empty — give the region's polygon(s)");
+    assert_has(&s, "r.geojson: feature 1: field \"geometry\": boundary is empty — give the region's polygon(s)");
 }
 
 fn regions_with(geometry: &str) -> String {
@@ -99,7 +99,7 @@ fn polygon_rings_must_be_closed_long_enough_and_simple() {
         )],
         src.clone(),
     );
-    assert_has(&s, "r.geojson: feature 0: field \"geometry\": exterior ring is not closed: it starts at (0.0, 0.0) and ends at (0.0, 1.0) — fix the geometry");
+    assert_has(&s, "r.geojson: feature 1: field \"geometry\": exterior ring is not closed: it starts at (0.0, 0.0) and ends at (0.0, 1.0) — fix the geometry");
     let (s, _) = load_err(
         &[(
             "r.geojson",
@@ -107,7 +107,7 @@ fn polygon_rings_must_be_closed_long_enough_and_simple() {
         )],
         src.clone(),
     );
-    assert_has(&s, "r.geojson: feature 0: field \"geometry\": exterior ring has 3 positions; a ring needs at least 4");
+    assert_has(&s, "r.geojson: feature 1: field \"geometry\": exterior ring has 3 positions; a ring needs at least 4");
     // A bow-tie: the exterior crosses itself.
     let (s, _) = load_err(
         &[(
@@ -118,7 +118,7 @@ fn polygon_rings_must_be_closed_long_enough_and_simple() {
     );
     assert_has(
         &s,
-        "r.geojson: feature 0: field \"geometry\": invalid polygon:",
+        "r.geojson: feature 1: field \"geometry\": invalid polygon:",
     );
     assert_has(
         &s,
@@ -139,12 +139,12 @@ fn lines_need_two_distinct_points() {
             ..Default::default()
         },
     );
-    assert_has(&s, "roads.geojson: feature 0: field \"geometry\": line has 1 distinct point(s); a road needs at least 2 — remove the feature or give its full geometry");
+    assert_has(&s, "roads.geojson: feature 1: field \"geometry\": line has 1 distinct point(s); a road needs at least 2 — remove the feature or give its full geometry");
     assert_has(
         &s,
-        "roads.geojson: feature 1: field \"geometry\": line has 1 distinct point(s)",
+        "roads.geojson: feature 2: field \"geometry\": line has 1 distinct point(s)",
     );
-    assert_has(&s, "roads.geojson: feature 2: field \"geometry\": Point geometry where a line is expected — give roads as LineString or MultiLineString");
+    assert_has(&s, "roads.geojson: feature 3: field \"geometry\": Point geometry where a line is expected — give roads as LineString or MultiLineString");
     assert_eq!(e.problems().len(), 3);
 }
 
@@ -176,11 +176,11 @@ fn missing_and_non_numeric_required_attributes() {
       {"type":"Feature","properties":{"id":"b","population":null},"geometry":{"type":"Point","coordinates":[69,41]}},
       {"type":"Feature","properties":{"id":"c","population":12.5},"geometry":{"type":"Point","coordinates":[69,41]}}]}"#;
     let (s, _) = load_err(&[("roads.geojson", gj)], settlements("roads.geojson"));
-    assert_has(&s, "roads.geojson: feature 0: field \"population\": \"abc\" is not a number — give a whole number of residents");
-    assert_has(&s, "roads.geojson: feature 1: field \"population\": value is missing — give a whole number of residents");
+    assert_has(&s, "roads.geojson: feature 1: field \"population\": \"abc\" is not a number — give a whole number of residents");
+    assert_has(&s, "roads.geojson: feature 2: field \"population\": value is missing — give a whole number of residents");
     assert_has(
         &s,
-        "roads.geojson: feature 2: field \"population\": 12.5 is not a whole number",
+        "roads.geojson: feature 3: field \"population\": 12.5 is not a whole number",
     );
     let cells = "site_id,lon,lat,height_m,operator,technology,band_mhz,eirp_dbm,azimuth_deg,beamwidth_deg,tilt_deg\ns1,69,41,30,op,6g,1800,sixty,north,,\n";
     let (s, _) = load_err(
@@ -245,22 +245,22 @@ fn eirp_height_band_and_angles_out_of_plausible_range() {
         },
     );
     assert_has(&s, "c.csv: line 2: field \"height_m\": antenna height -5 m is not plausible — give the antenna height above ground in metres");
-    assert_has(&s, "c.csv: line 2: field \"eirp_dbm\": cell 0 : EIRP 150 dBm is not plausible — give the EIRP in dBm");
+    assert_has(&s, "c.csv: line 2: field \"eirp_dbm\": cell 1: EIRP 150 dBm is not plausible — give the EIRP in dBm");
     assert_has(
         &s,
-        "c.csv: line 2: field \"band_mhz\": cell 0 : band 0 MHz is not plausible",
+        "c.csv: line 2: field \"band_mhz\": cell 1: band 0 MHz is not plausible",
     );
     assert_has(
         &s,
-        "c.csv: line 2: field \"azimuth_deg\": cell 0 : azimuth 400° is outside 0–360",
+        "c.csv: line 2: field \"azimuth_deg\": cell 1: azimuth 400° is outside 0–360",
     );
     assert_has(
         &s,
-        "c.csv: line 2: field \"beamwidth_deg\": cell 0 : beamwidth 0° is outside (0, 360]",
+        "c.csv: line 2: field \"beamwidth_deg\": cell 1: beamwidth 0° is outside (0, 360]",
     );
     assert_has(
         &s,
-        "c.csv: line 2: field \"tilt_deg\": cell 0 : tilt 95° is outside -90..90",
+        "c.csv: line 2: field \"tilt_deg\": cell 1: tilt 95° is outside -90..90",
     );
     // Unusual but possible values are warnings, not errors.
     let dir = tempfile::tempdir().unwrap();
@@ -282,7 +282,10 @@ fn eirp_height_band_and_angles_out_of_plausible_range() {
         .collect::<Vec<_>>()
         .join("\n");
     assert_has(&w, "c.csv: line 2: field \"height_m\": antenna height 250 m is unusual — check the unit is metres above ground");
-    assert_has(&w, "c.csv: line 2: field \"eirp_dbm\": cell 0 : EIRP 85 dBm is unusual — check the unit is dBm");
+    assert_has(
+        &w,
+        "c.csv: line 2: field \"eirp_dbm\": cell 1: EIRP 85 dBm is unusual — check the unit is dBm",
+    );
 }
 
 #[test]
@@ -402,9 +405,9 @@ fn targets_outside_the_dem_when_required() {
     ds.sources.insert("settlements".into(), "places.csv".into());
     let e = geodata::validate(&ds, true).unwrap_err();
     let s = e.to_string();
-    assert_has(&s, "places.csv: item 1 (id \"out\"): field \"geometry\": settlement at (71, 41.5) lies outside the DEM or on no-data — use a DEM that covers the whole area (this one, test-dem, spans lon 69.0000..70.0000, lat 41.0000..42.0000)");
-    assert_has(&s, "roads layer: item 0 (id \"r\"): field \"geometry\": 1 of 3 vertices lie outside the DEM or on no-data (first at (70.5, 41.5))");
-    assert_has(&s, "sites layer: item 0 (id \"s\"): field \"geometry\": site at (68, 41.5) lies outside the DEM");
+    assert_has(&s, "places.csv: item 2 (id \"out\"): field \"geometry\": settlement at (71, 41.5) lies outside the DEM or on no-data — use a DEM that covers the whole area (this one, test-dem, spans lon 69.0000..70.0000, lat 41.0000..42.0000)");
+    assert_has(&s, "roads layer: item 1 (id \"r\"): field \"geometry\": 1 of 3 vertices lie outside the DEM or on no-data (first at (70.5, 41.5))");
+    assert_has(&s, "sites layer: item 1 (id \"s\"): field \"geometry\": site at (68, 41.5) lies outside the DEM");
     assert_eq!(e.problems().len(), 3, "{s}");
     // Not required: no DEM problems.
     assert!(geodata::validate(&ds, false).is_ok());
@@ -501,9 +504,9 @@ fn validate_on_a_built_dataset_reports_items_and_returns_warnings() {
     };
     let e = geodata::validate(&ds, false).unwrap_err();
     let s = e.to_string();
-    assert_has(&s, "settlements layer: item 1 (id \"a\"): field \"id\": duplicate id \"a\" (first at item 0 (id \"a\"))");
-    assert_has(&s, "settlements layer: item 1 (id \"a\"): field \"geometry\": coordinates (NaN, 0.5) are not finite numbers");
-    assert_has(&s, "fixed_nodes layer: item 0 (id \"n\"): field \"ports_used\": ports_used 8 exceeds ports_total 4");
+    assert_has(&s, "settlements layer: item 2 (id \"a\"): field \"id\": duplicate id \"a\" (first at item 1 (id \"a\"))");
+    assert_has(&s, "settlements layer: item 2 (id \"a\"): field \"geometry\": coordinates (NaN, 0.5) are not finite numbers");
+    assert_has(&s, "fixed_nodes layer: item 1 (id \"n\"): field \"ports_used\": ports_used 8 exceeds ports_total 4");
     assert_eq!(e.problems().len(), 3, "{s}");
     assert!(matches!(e.problems()[0].location, Location::Item { .. }));
 
@@ -559,4 +562,129 @@ fn an_empty_layer_is_a_warning() {
         .collect::<Vec<_>>()
         .join("\n");
     assert_has(&w, "s.csv: no settlements were read from this file — check the layer name, the field mapping and any class/place filters");
+}
+
+// Regression: a bad value in a site's second row was reported at the site's first line.
+#[test]
+fn a_bad_cell_value_names_its_own_line() {
+    let head = "site_id,lon,lat,height_m,operator,technology,band_mhz,eirp_dbm,azimuth_deg,beamwidth_deg,tilt_deg\n";
+    let text = format!("{head}s1,69,41,30,op,4g,1800,60,,,\ns2,69.1,41,30,op,4g,1800,60,,,\ns1,69,41,30,op,2g,900,150,,,\n");
+    let (s, _) = load_err(
+        &[("c.csv", &text)],
+        Sources {
+            sites: Some(LayerSource::new("c.csv")),
+            ..Default::default()
+        },
+    );
+    assert_has(
+        &s,
+        "c.csv: line 4: field \"eirp_dbm\": cell 2: EIRP 150 dBm is not plausible",
+    );
+    assert!(!s.contains("line 2"), "{s}");
+    // The validation pass over the loaded dataset points at the same line for a warning.
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!("{head}s1,69,41,30,op,4g,1800,60,,,\ns1,69,41,30,op,2g,900,85,,,\n");
+    write(dir.path(), "c.csv", &text);
+    let ds = Sources {
+        sites: Some(LayerSource::new("c.csv")),
+        ..Default::default()
+    }
+    .load(dir.path())
+    .unwrap();
+    let w: Vec<String> = geodata::validate::validate(&ds, false)
+        .unwrap()
+        .iter()
+        .map(|w| {
+            w.to_string()
+                .replace(&format!("{}/", dir.path().display()), "")
+        })
+        .collect();
+    assert_eq!(w.len(), 1, "{w:#?}");
+    assert!(
+        w[0].starts_with("c.csv: line 3: field \"eirp_dbm\": cell 2: EIRP 85 dBm is unusual"),
+        "{w:?}"
+    );
+}
+
+// Regression: an empty file was reported as "EOF while parsing a value at line 1 column 0".
+#[test]
+fn an_empty_file_is_said_to_be_empty() {
+    for name in ["e.csv", "e.geojson", "e.gpkg"] {
+        let (s, _) = load_err(&[(name, "")], settlements(name));
+        assert_has(&s, &format!("{name}: empty file — the file has no content"));
+        assert!(!s.contains("EOF"), "{s}");
+    }
+    let (s, _) = load_err(&[("w.geojson", "\u{feff}\n  \n")], settlements("w.geojson"));
+    assert_has(&s, "w.geojson: empty file");
+}
+
+// Regression: a population near u64::MAX passed and overflowed the sums.
+#[test]
+fn a_population_beyond_any_settlement_is_rejected() {
+    let (s, _) = load_err(
+        &[(
+            "p.csv",
+            "id,name,lon,lat,population\na,A,69,41,18446744073709551615\nb,B,69.1,41,1000\n",
+        )],
+        settlements("p.csv"),
+    );
+    assert_has(&s, "p.csv: line 2: field \"population\": population 18446744073709551615 is more than any settlement has (at most 1000000000)");
+    assert!(!s.contains("line 3"), "{s}");
+}
+
+// A CSV in projected coordinates (UTM 42N metres) declares its CRS and is reprojected through
+// GDAL/PROJ; without the declaration the range error says how to declare it.
+#[test]
+fn a_csv_crs_is_reprojected_to_wgs84() {
+    // Tashkent (69.2401 E, 41.2995 N) in UTM zone 42N (EPSG:32642), projected here through
+    // GDAL and checked against its hand-computed position (≈ 520 km E, ≈ 4572 km N).
+    let dir = tempfile::tempdir().unwrap();
+    let t = gdal::spatial_ref::CoordTransform::new(
+        &{
+            let mut s = gdal::spatial_ref::SpatialRef::from_epsg(4326).unwrap();
+            s.set_axis_mapping_strategy(
+                gdal::spatial_ref::AxisMappingStrategy::TraditionalGisOrder,
+            );
+            s
+        },
+        &gdal::spatial_ref::SpatialRef::from_epsg(32642).unwrap(),
+    )
+    .unwrap();
+    let (mut x, mut y) = ([69.2401], [41.2995]);
+    t.transform_coords(&mut x, &mut y, &mut []).unwrap();
+    assert!(
+        (x[0] - 520_000.0).abs() < 10_000.0 && (y[0] - 4_571_000.0).abs() < 10_000.0,
+        "{x:?} {y:?}"
+    );
+    write(
+        dir.path(),
+        "utm.csv",
+        &format!(
+            "id,name,lon,lat,population\nt,Tashkent,{},{},2900000\n",
+            x[0], y[0]
+        ),
+    );
+    let src = |crs: Option<&str>| Sources {
+        settlements: Some(LayerSource {
+            crs: crs.map(str::to_owned),
+            ..LayerSource::new("utm.csv")
+        }),
+        ..Default::default()
+    };
+    let ds = src(Some("EPSG:32642")).load(dir.path()).unwrap();
+    let s = &ds.settlements[0];
+    assert!(
+        (s.lon - 69.2401).abs() < 1e-6 && (s.lat - 41.2995).abs() < 1e-6,
+        "{s:?}"
+    );
+    let e = src(None).load(dir.path()).unwrap_err().to_string();
+    assert_has(&e, "declare the layer's crs, e.g. crs = \"EPSG:32642\"");
+    let e = src(Some("EPSG:999999"))
+        .load(dir.path())
+        .unwrap_err()
+        .to_string();
+    assert_has(
+        &e,
+        "field \"crs\": crs \"EPSG:999999\" is not a CRS GDAL/PROJ knows",
+    );
 }

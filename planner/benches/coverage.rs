@@ -11,8 +11,9 @@ use std::io::Write;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use planner::coverage::{CoverageSettings, Engine, Target, Targets};
+use planner::coverage::{CoverageSettings, Engine};
 use planner::synth::{country, CountrySpec};
+use planner::targets::{Target, Targets};
 
 /// Targets evaluated per iteration.
 const SUBSET: usize = 20_000;
@@ -86,8 +87,11 @@ fn bench(c: &mut Criterion) {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(6));
     g.throughput(Throughput::Elements(subset.len() as u64));
-    for name in ["free_space", "hata_open", "cost231", "terrain"] {
-        let model = planner::analyze::model_from_config(None, Some(name)).unwrap();
+    for name in ["free_space", "hata_open", "cost231", "terrain", "itm"] {
+        let model = planner::coverage::propagation::build_model(
+            &planner::coverage::propagation::ModelConfig::from_name(name),
+        )
+        .unwrap();
         let engine = Engine::new(&ds, model.as_ref(), settings.clone()).unwrap();
         for (n, pool) in &pools {
             g.bench_with_input(BenchmarkId::new(name, n), &subset, |b, targets| {

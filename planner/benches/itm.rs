@@ -4,10 +4,10 @@
 //! Single-threaded, so the reported elements/s are evaluations per second per core.
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use planner::propagation::itm::{
+use planner::coverage::propagation::itm::{
     area, point_to_point, AreaPath, Itm, ItmConfig, Profile, SitingCriteria,
 };
-use planner::propagation::{Link, PropagationModel};
+use planner::coverage::propagation::{Link, PropagationModel};
 
 const PATH_M: f64 = 30_000.0;
 

@@ -6,9 +6,9 @@
 //! second. Profile extraction from the DEM is not included (see the coverage benchmark).
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use planner::antenna::{elevation_angle_deg, AntennaPattern};
-use planner::budget::BudgetConfig;
-use planner::propagation::{build_model, DiffractionMethod, Link, ModelConfig};
+use planner::coverage::antenna::{elevation_angle_deg, AntennaPattern};
+use planner::coverage::budget::BudgetConfig;
+use planner::coverage::propagation::{build_model, DiffractionMethod, Link, ModelConfig};
 
 /// Deterministic pseudo-random numbers in [0, 1) (SplitMix64), so runs are comparable.
 struct SplitMix(u64);

@@ -1,77 +1,33 @@
 //! The `planner analyze` pipeline as a library call: load inputs, build the model and link
 //! budget, evaluate coverage at every target, run the gap analysis and assemble the report.
 
-use std::path::{Path, PathBuf};
-
-use anyhow::{bail, Context};
+use anyhow::Context;
 use geodata::Dataset;
 use serde_json::{json, Value};
 
-use crate::budget::BudgetConfig;
 use crate::config::{AnalysisConfig, PlannerConfig};
-use crate::coverage::{self, CoverageResult, CoverageSettings, Engine, GridSpec, Targets};
+use crate::coverage::budget::BudgetConfig;
+use crate::coverage::propagation::registry;
+use crate::coverage::propagation::PropagationModel;
+use crate::coverage::{self, CoverageResult, CoverageSettings, Engine};
 use crate::gaps::{self, Gaps};
-use crate::propagation::registry::{build_model, ModelConfig};
-use crate::propagation::PropagationModel;
 use crate::summary::{self, DatasetSummary};
+use crate::targets::{GridSpec, Targets};
 
 /// Version of the analysis JSON schema (docs/analyze-json.md); bumped on breaking changes.
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// Model used when neither `--model` nor a `[model]` table is given: Okumura-Hata with the
-/// open-area correction, the usual empirical model for rural macro cells. Free space would put
-/// every site's reach at tens of kilometres and overstate coverage.
-pub const DEFAULT_MODEL: &str = "hata_open";
-
-/// Builds the propagation model from the `[model]` table, or from `name_override` (`--model`);
-/// [`DEFAULT_MODEL`] when neither is given.
-pub fn model_from_config(
-    table: Option<&toml::Value>,
+/// Builds the configured propagation model, or `name_override` (`--model`) with the
+/// configured settings that still apply.
+pub fn build_model(
+    cfg: &PlannerConfig,
     name_override: Option<&str>,
 ) -> anyhow::Result<Box<dyn PropagationModel>> {
-    let parse = |t: &toml::Value| {
-        t.clone()
-            .try_into::<ModelConfig>()
-            .context("invalid [model] table")
+    let m = match name_override {
+        Some(name) => crate::config::model_named(&cfg.model, name),
+        None => cfg.model.clone(),
     };
-    let cfg = match (name_override, table) {
-        (Some(name), Some(t)) => {
-            let table_cfg = parse(t)?;
-            let name = name.trim();
-            if table_cfg.model == name {
-                table_cfg
-            } else {
-                // `--model` switches the model but keeps the table's settings that still apply
-                // (k-factor, diffraction, and the [model.itm] options when switching to ITM), so a
-                // planner's configured ITM reliability or climate is never silently replaced.
-                ModelConfig {
-                    model: name.to_string(),
-                    environment: None,
-                    base_model: None,
-                    itm: if name == "itm" { table_cfg.itm } else { None },
-                    ..table_cfg
-                }
-            }
-        }
-        (Some(name), None) => ModelConfig::from_name(name),
-        (None, Some(t)) => parse(t)?,
-        (None, None) => ModelConfig::from_name(DEFAULT_MODEL),
-    };
-    build_model(&cfg).map_err(|e| anyhow::anyhow!("{e}"))
-}
-
-/// Coverage settings from the `[budget]` table ([`BudgetConfig`]: thresholds per technology,
-/// reference-signal offsets, receiver height, gain and losses) and the analysis settings.
-pub fn budget_from_config(
-    table: Option<&toml::Value>,
-    a: &AnalysisConfig,
-) -> anyhow::Result<CoverageSettings> {
-    let b: BudgetConfig = match table {
-        Some(t) => t.clone().try_into().context("invalid [budget] table")?,
-        None => BudgetConfig::default(),
-    };
-    b.validate()?;
-    Ok(coverage_settings(&b, a))
+    registry::build_model(&m).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// Maps a link budget and analysis settings onto the coverage engine's settings.
@@ -91,44 +47,23 @@ pub fn coverage_settings(b: &BudgetConfig, a: &AnalysisConfig) -> CoverageSettin
     s
 }
 
-/// Loads the dataset named by the config's inputs (the embedded default when none is given).
-pub fn load_dataset(cfg: &PlannerConfig, base_dir: &Path) -> anyhow::Result<Dataset> {
-    if let Some(sources) = &cfg.inputs.sources {
-        return load_sources(sources, base_dir);
+/// Loads the dataset named by the config's inputs and refuses it when any input check fails
+/// (the checks of `planner validate`, see [`crate::inputs`]); the DEM is required when the
+/// configured model needs terrain.
+pub fn load_dataset(cfg: &PlannerConfig) -> anyhow::Result<Dataset> {
+    let dem_required = build_model(cfg, None)?.needs_terrain();
+    let (ds, _warnings) = crate::inputs::load_checked(&input_options(cfg, dem_required))?;
+    Ok(ds)
+}
+
+/// The input stage's view of a config.
+pub fn input_options(cfg: &PlannerConfig, dem_required: bool) -> crate::inputs::InputOptions<'_> {
+    crate::inputs::InputOptions {
+        inputs: &cfg.inputs,
+        base_dir: &cfg.base_dir,
+        outside_dem: cfg.analysis.outside_dem,
+        dem_required,
     }
-    load_embedded(cfg.inputs.embedded.as_deref().unwrap_or("uzbekistan"))
-}
-
-fn load_embedded(name: &str) -> anyhow::Result<Dataset> {
-    match name {
-        "uzbekistan" => embedded_uzbekistan(),
-        other => bail!(
-            "unknown embedded dataset `{other}`; choose one of: {}",
-            crate::config::EMBEDDED_DATASETS.join(", ")
-        ),
-    }
-}
-
-fn embedded_uzbekistan() -> anyhow::Result<Dataset> {
-    geodata::embedded::uzbekistan().context("cannot load the embedded Uzbekistan dataset")
-}
-
-/// Parses the `[inputs.sources]` table into geodata sources.
-pub fn sources_from_config(table: &toml::Value) -> anyhow::Result<geodata::sources::Sources> {
-    table
-        .clone()
-        .try_into::<geodata::sources::Sources>()
-        .context("invalid [inputs.sources] table")
-}
-
-fn load_sources(sources: &toml::Value, base_dir: &Path) -> anyhow::Result<Dataset> {
-    let s = sources_from_config(sources)?;
-    s.load(base_dir).with_context(|| {
-        format!(
-            "cannot load the inputs listed in [inputs.sources] (paths relative to {})",
-            base_dir.display()
-        )
-    })
 }
 
 /// Options of one analysis run beyond the config file.
@@ -195,8 +130,8 @@ pub fn run(ds: &Dataset, cfg: &PlannerConfig, opts: &RunOptions) -> anyhow::Resu
 
 fn run_in_pool(ds: &Dataset, cfg: &PlannerConfig, opts: &RunOptions) -> anyhow::Result<Analysis> {
     let started = std::time::Instant::now();
-    let model = model_from_config(cfg.model.as_ref(), opts.model.as_deref())?;
-    let settings = budget_from_config(cfg.budget.as_ref(), &cfg.analysis)?;
+    let model = build_model(cfg, opts.model.as_deref())?;
+    let settings = coverage_settings(&cfg.budget, &cfg.analysis);
     let grid = match (opts.grid_m, &cfg.analysis.grid) {
         (Some(m), _) => Some((None, m)),
         (None, Some(g)) => Some((g.bbox, g.resolution_m)),
@@ -377,6 +312,23 @@ pub fn render_text(dataset: &DatasetSummary, analysis: Option<&Analysis>) -> Str
         }
     }
     let st = &a.coverage.stats;
+    // Which model served which links (one line for a single model, the members for `auto`).
+    let served: Vec<String> = st
+        .links_by_model
+        .iter()
+        .map(|(m, n)| format!("{m} {}", summary::group(*n)))
+        .collect();
+    let _ = writeln!(
+        o,
+        "  links: {} evaluated ({}), {} skipped as unable to beat the best server",
+        summary::group(st.links_evaluated),
+        if served.is_empty() {
+            "none".to_string()
+        } else {
+            served.join(", ")
+        },
+        summary::group(st.links_pruned)
+    );
     if st.targets_outside_dem + st.links_outside_dem + st.links_model_error > 0
         || !st.model_warnings.is_empty()
     {
@@ -394,38 +346,4 @@ pub fn render_text(dataset: &DatasetSummary, analysis: Option<&Analysis>) -> Str
     }
     let _ = writeln!(o, "  {}", a.gaps.headline.text);
     o
-}
-
-/// The folder of a config file, for resolving relative input paths.
-pub fn config_base_dir(config: Option<&Path>) -> PathBuf {
-    config
-        .and_then(|p| p.parent())
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."))
-}
-
-#[cfg(test)]
-mod model_override_tests {
-    use super::*;
-
-    // Regression: `--model itm` used to rebuild the config from the name alone, so the
-    // configured [model.itm] reliability was silently replaced by the default.
-    #[test]
-    fn model_override_keeps_the_configured_itm_options() {
-        let table: toml::Value = toml::from_str("model = \"hata_open\"\nk_factor = 1.2\n").unwrap();
-        let m = model_from_config(Some(&table), Some("itm")).unwrap();
-        assert_eq!(m.name(), "itm");
-
-        let with_itm: toml::Value =
-            toml::from_str("model = \"itm\"\n[itm]\nreliability_pct = 90.0\n").unwrap();
-        let base = model_from_config(Some(&with_itm), None).unwrap();
-        let overridden = model_from_config(Some(&with_itm), Some("itm")).unwrap();
-        let default = model_from_config(None, Some("itm")).unwrap();
-        assert_eq!(format!("{base:?}"), format!("{overridden:?}"));
-        assert_ne!(format!("{base:?}"), format!("{default:?}"));
-
-        // Switching away from ITM drops the ITM table instead of rejecting the run.
-        let m = model_from_config(Some(&with_itm), Some("free_space")).unwrap();
-        assert_eq!(m.name(), "free_space");
-    }
 }

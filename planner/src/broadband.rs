@@ -108,16 +108,6 @@ impl Default for BroadbandConfig {
 }
 
 impl BroadbandConfig {
-    pub fn from_table(t: Option<&toml::Value>) -> Result<BroadbandConfig, String> {
-        match t {
-            None => Ok(BroadbandConfig::default()),
-            Some(v) => v
-                .clone()
-                .try_into::<BroadbandConfig>()
-                .map_err(|e| format!("broadband: {}", e.to_string().trim_end())),
-        }
-    }
-
     /// Every rule on values, checked at once.
     pub fn problems(&self) -> Vec<String> {
         let mut p = Vec::new();
@@ -684,8 +674,9 @@ mod tests {
         );
         assert!(p[1].starts_with("broadband.take_up = 1.5 must be a share in [0, 1]"));
         assert!(p[2].contains("`smoke` is not a fixed technology"));
-        let e = BroadbandConfig::from_table(Some(&toml::from_str("takeup = 0.5").unwrap()))
-            .unwrap_err();
-        assert!(e.starts_with("broadband: unknown field `takeup`"), "{e}");
+        let e = toml::from_str::<BroadbandConfig>("takeup = 0.5")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown field `takeup`"), "{e}");
     }
 }

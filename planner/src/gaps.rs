@@ -1,7 +1,7 @@
 //! Gap analysis: who and which road kilometres have no service, per technology and for mobile
 //! Internet (3G or better), per region and per route, and where the uncovered stretches are.
 //!
-//! Road lengths come from the road pieces of [`crate::coverage::Targets`]: each piece is judged
+//! Road lengths come from the road pieces of [`crate::targets::Targets`]: each piece is judged
 //! by its midpoint and counts its whole geodesic length, so covered + uncovered = road length.
 
 use std::collections::BTreeMap;
@@ -11,7 +11,8 @@ use geodata::{Dataset, Technology};
 use rstar::{RTree, AABB};
 use serde::Serialize;
 
-use crate::coverage::{CoverageResult, TargetKind, Targets};
+use crate::coverage::CoverageResult;
+use crate::targets::{TargetKind, Targets};
 
 /// A service judged at each target: one technology, or mobile Internet (3G or better).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -398,7 +399,7 @@ pub fn analyze(ds: &Dataset, targets: &Targets, cov: &CoverageResult) -> Gaps {
     let cum: Vec<Vec<f64>> = ds
         .roads
         .iter()
-        .map(|r| crate::coverage::cumulative_lengths_m(&r.geometry.0))
+        .map(|r| crate::targets::cumulative_lengths_m(&r.geometry.0))
         .collect();
     for st in &mut stretches {
         st.coords = cut_line(
@@ -485,12 +486,12 @@ pub fn cut_line(
     from_m: f64,
     to_m: f64,
 ) -> Vec<(f64, f64)> {
-    let mut out = vec![crate::coverage::point_along(coords, cum, from_m)];
+    let mut out = vec![crate::targets::point_along(coords, cum, from_m)];
     for (c, &d) in coords.iter().zip(cum) {
         if d > from_m && d < to_m {
             out.push((c.x, c.y));
         }
     }
-    out.push(crate::coverage::point_along(coords, cum, to_m));
+    out.push(crate::targets::point_along(coords, cum, to_m));
     out
 }

@@ -48,6 +48,44 @@ pub fn geodesic_distance_m(a: (f64, f64), b: (f64, f64)) -> f64 {
     Geodesic.distance(Point::new(a.0, a.1), Point::new(b.0, b.1))
 }
 
+/// Lines shorter than this use [`short_distance_m`]'s closed form in [`distance_m`], metres.
+pub const SHORT_LINE_M: f64 = 100_000.0;
+
+/// WGS84 distance of a short line from the ellipsoid's radii of curvature at its mean latitude
+/// (meridional M and prime-vertical N): d = √((N cos φ̄ Δλ)² + (M Δφ)²), with the second-order
+/// correction for the convergence of meridians. Within 1e-4 of the WGS84 geodesic for lines up to
+/// [`SHORT_LINE_M`] below 70° latitude (`short_distance_matches_the_geodesic`), i.e. 0.001 dB of
+/// path loss, at a fraction of the cost of the iterative geodesic.
+#[inline]
+pub fn short_distance_m(a: (f64, f64), b: (f64, f64)) -> f64 {
+    const A: f64 = 6_378_137.0;
+    const F: f64 = 1.0 / 298.257_223_563;
+    const E2: f64 = F * (2.0 - F);
+    let phi_m = (0.5 * (a.1 + b.1)).to_radians();
+    let (s, c) = phi_m.sin_cos();
+    let w = 1.0 - E2 * s * s;
+    let n = A / w.sqrt();
+    let m = A * (1.0 - E2) / (w * w.sqrt());
+    let dlon = ((b.0 - a.0 + 180.0).rem_euclid(360.0) - 180.0).to_radians();
+    let dlat = (b.1 - a.1).to_radians();
+    let x = n * c * dlon * (1.0 - (dlon * s) * (dlon * s) / 24.0);
+    let y = m * dlat;
+    x.hypot(y)
+}
+
+/// WGS84 distance in metres: [`short_distance_m`] for short lines away from the poles, the
+/// geodesic otherwise.
+#[inline]
+pub fn distance_m(a: (f64, f64), b: (f64, f64)) -> f64 {
+    if a.1.abs() < 70.0 && b.1.abs() < 70.0 {
+        let d = short_distance_m(a, b);
+        if d < SHORT_LINE_M {
+            return d;
+        }
+    }
+    geodesic_distance_m(a, b)
+}
+
 /// Great-circle distance on the mean sphere (haversine), metres. Faster than the geodesic and
 /// within ~0.5 % of it.
 pub fn great_circle_distance_m(a: (f64, f64), b: (f64, f64)) -> f64 {
@@ -135,15 +173,16 @@ impl PointIndex {
         self.lonlat.is_empty()
     }
 
-    /// Appends to `out` every item whose geodesic distance from `at` is at most `radius_m`,
-    /// with that distance in metres, sorted by item number (so callers see a stable order).
+    /// Appends to `out` every item whose WGS84 distance ([`distance_m`]) from `at` is at most
+    /// `radius_m`, with that distance in metres, sorted by item number (so callers see a
+    /// stable order).
     pub fn within_m(&self, at: (f64, f64), radius_m: f64, out: &mut Vec<(u32, f64)>) {
         let start = out.len();
         let chord = chord_for_distance_m(radius_m * SPHERE_MARGIN);
         let q = to_ecef(at.0, at.1);
         for item in self.tree.locate_within_distance(q, chord * chord) {
             let p = self.lonlat[item.data as usize];
-            let d = geodesic_distance_m(at, p);
+            let d = distance_m(at, p);
             if d <= radius_m {
                 out.push((item.data, d));
             }
@@ -216,6 +255,32 @@ mod tests {
                 "{d}"
             );
         }
+    }
+
+    #[test]
+    fn short_distance_matches_the_geodesic() {
+        let mut s: u64 = 7;
+        let mut next = || {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (s >> 11) as f64 / (1u64 << 53) as f64
+        };
+        for _ in 0..20_000 {
+            let a = (next() * 360.0 - 180.0, next() * 138.0 - 69.0);
+            // Up to ~1.2° away in each direction (beyond SHORT_LINE_M too), across ±180°.
+            let b = (
+                (a.0 + (next() - 0.5) * 2.4 + 180.0).rem_euclid(360.0) - 180.0,
+                (a.1 + (next() - 0.5) * 1.8).clamp(-69.9, 69.9),
+            );
+            let g = geodesic_distance_m(a, b);
+            let d = distance_m(a, b);
+            assert!(
+                (d - g).abs() <= 1e-4 * g.max(1.0),
+                "{a:?} → {b:?}: {d} vs {g}"
+            );
+        }
+        assert_eq!(distance_m((69.0, 41.0), (69.0, 41.0)), 0.0);
     }
 
     #[test]

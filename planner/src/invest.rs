@@ -36,16 +36,6 @@ impl Default for InvestConfig {
 }
 
 impl InvestConfig {
-    pub fn from_table(t: Option<&toml::Value>) -> Result<InvestConfig, String> {
-        match t {
-            None => Ok(InvestConfig::default()),
-            Some(v) => v
-                .clone()
-                .try_into::<InvestConfig>()
-                .map_err(|e| format!("invest: {}", e.to_string().trim_end())),
-        }
-    }
-
     pub fn problems(&self) -> Vec<String> {
         let t = &self.targets;
         [
@@ -232,10 +222,7 @@ mod tests {
 
     #[test]
     fn bad_target_is_rejected() {
-        let c = InvestConfig::from_table(Some(
-            &toml::from_str("[targets]\nsettlements_pct = 120").unwrap(),
-        ))
-        .unwrap();
+        let c: InvestConfig = toml::from_str("[targets]\nsettlements_pct = 120").unwrap();
         assert_eq!(
             c.problems(),
             vec!["invest.targets.settlements_pct = 120 must be a percentage in [0, 100]"]

@@ -2,19 +2,19 @@
 //! site and broadband planning, and reports.
 
 pub mod analyze;
-pub mod antenna;
 pub mod broadband;
-pub mod budget;
 pub mod config;
 pub mod coverage;
 pub mod gaps;
 pub mod geo;
+pub mod inputs;
 pub mod invest;
 pub mod link;
 pub mod output;
 pub mod plan;
-pub mod propagation;
+pub mod render;
 pub mod report;
 pub mod speeds;
 pub mod summary;
 pub mod synth;
+pub mod targets;

@@ -44,6 +44,122 @@ pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, Out
     Ok(dest)
 }
 
+/// Writes `text` to stdout. A closed stdout (`planner … | head`) is not an error: the reader
+/// has all it wanted, so the rest is dropped quietly and the command goes on (files under
+/// `--out` are still written). Any other write failure is an [`OutputError`].
+pub fn print_stdout(text: &str) -> Result<(), OutputError> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static CLOSED: AtomicBool = AtomicBool::new(false);
+    if CLOSED.load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            CLOSED.store(true, Ordering::Relaxed);
+            Ok(())
+        }
+        Err(e) => Err(err(Path::new("standard output"), e)),
+    }
+}
+
+/// An output folder whose files are written into a temporary folder inside it and moved into
+/// place only by [`Staging::commit`], so a failed run leaves the previous outputs untouched and
+/// no new file. Opening it creates the folder and proves it writable before any computation.
+#[derive(Debug)]
+pub struct Staging {
+    dir: PathBuf,
+    tmp: PathBuf,
+    names: Vec<String>,
+    committed: bool,
+}
+
+impl Staging {
+    /// Creates `dir` when missing and a temporary folder inside it.
+    pub fn open(dir: &Path) -> Result<Staging, OutputError> {
+        std::fs::create_dir_all(dir).map_err(|e| err(dir, e))?;
+        let tmp = dir.join(format!(".planner-tmp-{}", std::process::id()));
+        // A folder left by a killed run of the same pid is stale; start afresh.
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir(&tmp).map_err(|e| err(dir, e))?;
+        let probe = tmp.join(".write-test");
+        std::fs::write(&probe, b"").map_err(|e| err(dir, e))?;
+        let _ = std::fs::remove_file(&probe);
+        Ok(Staging {
+            dir: dir.to_path_buf(),
+            tmp,
+            names: Vec::new(),
+            committed: false,
+        })
+    }
+
+    /// The final folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Where file `name` is staged (for writers that need a path, e.g. GDAL); call
+    /// [`Staging::add`] once it is written.
+    pub fn staged_path(&self, name: &str) -> PathBuf {
+        self.tmp.join(name)
+    }
+
+    /// Records a file written at [`Staging::staged_path`].
+    pub fn add(&mut self, name: &str) {
+        if !self.names.iter().any(|n| n == name) {
+            self.names.push(name.to_string());
+        }
+    }
+
+    /// Stages file `name` with `bytes`.
+    pub fn write(&mut self, name: &str, bytes: &[u8]) -> Result<(), OutputError> {
+        let path = self.staged_path(name);
+        let res = (|| -> std::io::Result<()> {
+            let mut f = std::fs::File::create(&path)?;
+            f.write_all(bytes)?;
+            f.sync_all()
+        })();
+        res.map_err(|e| err(&self.dir.join(name), e))?;
+        self.add(name);
+        Ok(())
+    }
+
+    /// Moves every staged file into the folder (same filesystem: renames) and returns their
+    /// final paths.
+    pub fn commit(mut self) -> Result<Vec<PathBuf>, OutputError> {
+        // A rename within one folder only fails when the destination is in the way (a folder
+        // of that name); look for that before moving anything, so no file is half the set.
+        for name in &self.names {
+            let dest = self.dir.join(name);
+            if dest.is_dir() {
+                return Err(err(
+                    &dest,
+                    "a folder of that name is in the way; remove or rename it",
+                ));
+            }
+        }
+        let mut done = Vec::with_capacity(self.names.len());
+        for name in &self.names {
+            let dest = self.dir.join(name);
+            std::fs::rename(self.tmp.join(name), &dest).map_err(|e| err(&dest, e))?;
+            done.push(dest);
+        }
+        self.committed = true;
+        let _ = std::fs::remove_dir_all(&self.tmp);
+        Ok(done)
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        // Not committed (an error, a panic): nothing of this run reaches the folder.
+        if !self.committed {
+            let _ = std::fs::remove_dir_all(&self.tmp);
+        }
+    }
+}
+
 fn csv_bytes<T: serde::Serialize>(rows: &[T], path: &Path) -> Result<Vec<u8>, OutputError> {
     let mut w = csv::Writer::from_writer(Vec::new());
     for r in rows {
@@ -127,39 +243,36 @@ fn feature_collection(name: &str, features: Vec<Value>) -> Vec<u8> {
     b
 }
 
-/// Writes every report file into `dir` (created when missing); returns the paths written.
+/// Stages every report file in `out` (see [`Staging`]); the caller commits.
 pub fn write_all(
-    dir: &Path,
+    out: &mut Staging,
     ds: &Dataset,
     a: &Analysis,
     report: &Value,
     csv_on: bool,
     geojson_on: bool,
     tiff_on: bool,
-) -> Result<Vec<PathBuf>, OutputError> {
-    std::fs::create_dir_all(dir).map_err(|e| err(dir, e))?;
-    let mut written = Vec::new();
+) -> Result<(), OutputError> {
+    let dir = out.dir().to_path_buf();
+    let dir = dir.as_path();
     let mut json =
         serde_json::to_vec_pretty(report).map_err(|e| err(&dir.join("summary.json"), e))?;
     json.push(b'\n');
-    written.push(write_atomic(dir, "summary.json", &json)?);
+    out.write("summary.json", &json)?;
     let rows = settlement_rows(ds, a);
     if csv_on {
-        written.push(write_atomic(
-            dir,
+        out.write(
             "by_region.csv",
             &csv_bytes(&a.gaps.by_region, &dir.join("by_region.csv"))?,
-        )?);
-        written.push(write_atomic(
-            dir,
+        )?;
+        out.write(
             "by_route.csv",
             &csv_bytes(&a.gaps.by_route, &dir.join("by_route.csv"))?,
-        )?);
-        written.push(write_atomic(
-            dir,
+        )?;
+        out.write(
             "settlements.csv",
             &csv_bytes(&rows, &dir.join("settlements.csv"))?,
-        )?);
+        )?;
     }
     if geojson_on {
         let feats: Vec<Value> = rows
@@ -173,11 +286,10 @@ pub fn write_all(
                 json!({ "type": "Feature", "geometry": { "type": "Point", "coordinates": [r6(r.lon), r6(r.lat)] }, "properties": props })
             })
             .collect();
-        written.push(write_atomic(
-            dir,
+        out.write(
             "settlements.geojson",
             &feature_collection("settlements", feats),
-        )?);
+        )?;
         let feats: Vec<Value> = a
             .gaps
             .stretches
@@ -195,11 +307,10 @@ pub fn write_all(
                 })
             })
             .collect();
-        written.push(write_atomic(
-            dir,
+        out.write(
             "road_stretches.geojson",
             &feature_collection("road_stretches", feats),
-        )?);
+        )?;
     }
     if tiff_on {
         let grid = a.targets.grid.as_ref().ok_or_else(|| {
@@ -209,16 +320,41 @@ pub fn write_all(
             )
         })?;
         let start = a.targets.items.len() - grid.cols as usize * grid.rows as usize;
-        let dest = dir.join("coverage.tif");
-        let tmp = dir.join(format!(".coverage.tif.tmp-{}.tif", std::process::id()));
-        let res = crate::coverage::write_coverage_tiff(&tmp, grid, &a.coverage.per_target[start..])
-            .map_err(|e| err(&dest, e))
-            .and_then(|_| std::fs::rename(&tmp, &dest).map_err(|e| err(&dest, e)));
-        if let Err(e) = res {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(e);
+        let cells: Vec<[f32; 4]> = a.coverage.per_target[start..]
+            .iter()
+            .map(|c| c.best.map(|b| b.map_or(f32::NAN, |s| s.rx_dbm as f32)))
+            .collect();
+        write_tiff(out, "coverage.tif", grid, &cells, None)?;
+        // A class raster per technology with a level in some class (GeoTIFF colour tables
+        // belong to the first band only, hence one file each).
+        for (ti, tech) in Technology::ALL.iter().enumerate() {
+            if cells
+                .iter()
+                .any(|c| crate::render::raster::class_value(c[ti]) != 0)
+            {
+                let name = format!("coverage_class_{}.tif", tech.as_str());
+                write_tiff(out, &name, grid, &cells, Some(ti))?;
+            }
         }
-        written.push(dest);
     }
-    Ok(written)
+    Ok(())
+}
+
+/// Stages a coverage GeoTIFF (`class = Some(technology index)`: that technology's 10 dB class
+/// raster with its colour table, else the 4-band Float32 dBm raster) as `name`.
+pub fn write_tiff(
+    out: &mut Staging,
+    name: &str,
+    grid: &crate::targets::GridSpec,
+    cells: &[[f32; 4]],
+    class: Option<usize>,
+) -> Result<(), OutputError> {
+    let path = out.staged_path(name);
+    match class {
+        Some(ti) => crate::render::raster::write_class_tiff(&path, grid, cells, ti),
+        None => crate::render::raster::write_coverage_tiff(&path, grid, cells),
+    }
+    .map_err(|e| err(&out.dir().join(name), e))?;
+    out.add(name);
+    Ok(())
 }

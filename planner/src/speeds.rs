@@ -56,46 +56,50 @@ impl Default for SpeedsConfig {
     }
 }
 
+/// Longest accepted query timeout, seconds: beyond an hour a Prometheus that does not answer
+/// is down, and `Duration` cannot hold arbitrary floats (`1e300` s used to panic).
+pub const MAX_TIMEOUT_S: f64 = 3600.0;
+
+/// Fastest accepted speed target, bytes per second (8 Tbit/s): anything above is a unit slip.
+pub const MAX_TARGET_BYTES_PER_SECOND: f64 = 1e12;
+
 impl SpeedsConfig {
-    /// Parses the raw `[speeds]` table (kept as a TOML value by the config loader).
-    pub fn from_toml(v: Option<&toml::Value>) -> Result<SpeedsConfig, Vec<String>> {
-        let cfg: SpeedsConfig = match v {
-            None => SpeedsConfig::default(),
-            Some(v) => v
-                .clone()
-                .try_into()
-                .map_err(|e| vec![format!("[speeds]: {e}")])?,
-        };
+    /// Every rule on values, checked at once.
+    pub fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
-        if !(cfg.timeout_s.is_finite() && cfg.timeout_s > 0.0) {
+        if !(self.timeout_s.is_finite() && self.timeout_s > 0.0 && self.timeout_s <= MAX_TIMEOUT_S)
+        {
             problems.push(format!(
-                "[speeds] timeout_s = {}: give a positive number of seconds",
-                cfg.timeout_s
+                "speeds.timeout_s = {}: give a positive number of seconds, at most {MAX_TIMEOUT_S}",
+                crate::config::show(self.timeout_s)
             ));
         }
         for (key, v) in [
             (
                 "target_download_bytes_per_second",
-                cfg.target_download_bytes_per_second,
+                self.target_download_bytes_per_second,
             ),
             (
                 "target_upload_bytes_per_second",
-                cfg.target_upload_bytes_per_second,
+                self.target_upload_bytes_per_second,
             ),
         ] {
             if let Some(x) = v {
-                if !(x.is_finite() && x > 0.0) {
+                if !(x.is_finite() && x > 0.0 && x <= MAX_TARGET_BYTES_PER_SECOND) {
                     problems.push(format!(
-                        "[speeds] {key} = {x}: give a positive speed in bytes per second (Mbit/s × 125000)"
+                        "speeds.{key} = {}: give a positive speed in bytes per second (Mbit/s × 125000), at most {MAX_TARGET_BYTES_PER_SECOND:e}",
+                        crate::config::show(x)
                     ));
                 }
             }
         }
-        if problems.is_empty() {
-            Ok(cfg)
-        } else {
-            Err(problems)
-        }
+        problems
+    }
+
+    /// The query timeout (valid configs only hold finite, bounded values).
+    pub fn timeout(&self) -> Duration {
+        Duration::try_from_secs_f64(self.timeout_s.clamp(0.0, MAX_TIMEOUT_S))
+            .unwrap_or(Duration::from_secs(10))
     }
 }
 
@@ -419,7 +423,7 @@ fn to_map(v: Vec<(String, f64)>) -> BTreeMap<String, f64> {
 
 /// Queries `url` and judges every region of `regions` against its target.
 pub fn fetch(url: &str, cfg: &SpeedsConfig, regions: &[Region]) -> Result<Speeds, SpeedsError> {
-    let client = Client::new(url, Duration::from_secs_f64(cfg.timeout_s))?;
+    let client = Client::new(url, cfg.timeout())?;
     let recorded = client.vector(&queries(SpeedSource::RecordingRules).median[0][0])?;
     let source = if recorded.iter().any(|(r, _)| !r.is_empty()) {
         SpeedSource::RecordingRules
@@ -719,12 +723,25 @@ mod tests {
 
     #[test]
     fn config_rejects_bad_values_and_unknown_keys() {
-        let v: toml::Value =
+        let c: SpeedsConfig =
             toml::from_str("timeout_s = 0\ntarget_upload_bytes_per_second = -1").unwrap();
-        let e = SpeedsConfig::from_toml(Some(&v)).unwrap_err().join("\n");
-        assert!(e.contains("timeout_s = 0") && e.contains("target_upload_bytes_per_second = -1"));
-        let v: toml::Value = toml::from_str("target_mbit = 5").unwrap();
-        let e = SpeedsConfig::from_toml(Some(&v)).unwrap_err().join("\n");
+        assert_eq!(
+            c.problems(),
+            vec![
+                "speeds.timeout_s = 0: give a positive number of seconds, at most 3600",
+                "speeds.target_upload_bytes_per_second = -1: give a positive speed in bytes per second (Mbit/s × 125000), at most 1e12",
+            ]
+        );
+        // Regression: 1e300 s passed validation and panicked in Duration::from_secs_f64.
+        let c: SpeedsConfig = toml::from_str("timeout_s = 1e300").unwrap();
+        assert_eq!(
+            c.problems(),
+            vec!["speeds.timeout_s = 1e300: give a positive number of seconds, at most 3600"]
+        );
+        assert_eq!(c.timeout(), Duration::from_secs(3600));
+        let e = toml::from_str::<SpeedsConfig>("target_mbit = 5")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("unknown field `target_mbit`"), "{e}");
     }
 

@@ -369,9 +369,14 @@ fn outputs_include_a_coverage_geotiff_readable_by_gdal() {
     let grid = a.targets.grid.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let report = analyze::report_json(&a.dataset, Some(&a));
-    let written =
-        planner::output::write_all(dir.path(), &ds, &a, &report, true, true, true).unwrap();
-    assert_eq!(written.len(), 7, "{written:?}");
+    let mut staged = planner::output::Staging::open(dir.path()).unwrap();
+    planner::output::write_all(&mut staged, &ds, &a, &report, true, true, true).unwrap();
+    let written = staged.commit().unwrap();
+    // summary.json, 3 CSV, 2 GeoJSON, coverage.tif and the 3G and 4G class rasters (no 2G or
+    // 5G cell anywhere).
+    assert_eq!(written.len(), 9, "{written:?}");
+    assert_eq!(written[7], dir.path().join("coverage_class_3g.tif"));
+    assert_eq!(written[8], dir.path().join("coverage_class_4g.tif"));
     let names: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -383,6 +388,24 @@ fn outputs_include_a_coverage_geotiff_readable_by_gdal() {
 
     let tif = gdal::Dataset::open(dir.path().join("coverage.tif")).unwrap();
     assert_eq!(tif.raster_size(), (grid.cols as usize, grid.rows as usize));
+    // Exactly the requested box, not rounded outward to whole 1 km cells.
+    let gt = tif.geo_transform().unwrap();
+    let (w, h) = tif.raster_size();
+    let extent = [
+        gt[0],
+        gt[3] + h as f64 * gt[5],
+        gt[0] + w as f64 * gt[1],
+        gt[3],
+    ];
+    for (got, want) in extent.iter().zip([10.0, -0.05, 10.2, 0.05]) {
+        assert!((got - want).abs() < 1e-9, "extent {extent:?}");
+    }
+    // Internal overviews 2 and 4 (8 would leave fewer than 2 rows of the 12).
+    assert_eq!((w, h), (23, 12));
+    let b1 = tif.rasterband(3).unwrap();
+    assert_eq!(b1.overview_count().unwrap(), 2);
+    assert_eq!(b1.overview(0).unwrap().size(), (12, 6));
+    assert!(!dir.path().join("coverage.tif.ovr").exists());
     assert_eq!(tif.raster_count(), 4);
     assert_eq!(tif.spatial_ref().unwrap().auth_code().unwrap(), 4326);
     let band = |i: usize| {
@@ -399,7 +422,6 @@ fn outputs_include_a_coverage_geotiff_readable_by_gdal() {
     // 4G: the cell holding S1 is strong; cells east of the ridge (beyond column of 10.106°) are
     // far below the threshold or out of range.
     let g4 = band(3);
-    let gt = tif.geo_transform().unwrap();
     let at = |lon: f64, lat: f64| {
         let (c, r) = (
             ((lon - gt[0]) / gt[1]) as usize,
@@ -412,8 +434,45 @@ fn outputs_include_a_coverage_geotiff_readable_by_gdal() {
     assert!(east == -9999.0 || east < -110.0, "{east}");
     // The grid values are the engine's own best-server levels.
     let first_grid = a.targets.items.len() - (grid.cols * grid.rows) as usize;
-    let expect = a.coverage.per_target[first_grid].best[2]
-        .map(|s| s.rx_dbm as f32)
-        .unwrap_or(-9999.0);
-    assert_eq!(g4[0], expect);
+    let level = |k: usize| {
+        a.coverage.per_target[first_grid + k].best[2]
+            .map(|s| s.rx_dbm as f32)
+            .filter(|&v| v >= -140.0)
+            .unwrap_or(-9999.0)
+    };
+    assert_eq!(g4[0], level(0));
+    for (k, v) in g4.iter().enumerate() {
+        assert_eq!(*v, level(k), "cell {k}");
+        // Nothing below the documented floor (a model gives -230 dBm far away).
+        assert!(*v == -9999.0 || *v >= -140.0, "{v}");
+    }
+    assert!(
+        g4.contains(&-9999.0),
+        "the east is out of reach or below the floor"
+    );
+
+    // The 4G class raster: same grid, classes with a colour table.
+    let cls = gdal::Dataset::open(dir.path().join("coverage_class_4g.tif")).unwrap();
+    assert_eq!(cls.raster_size(), (w, h));
+    assert_eq!(cls.geo_transform().unwrap(), gt);
+    assert_eq!(cls.raster_count(), 1);
+    let b = cls.rasterband(1).unwrap();
+    assert_eq!(b.band_type(), gdal::raster::GdalDataType::UInt8);
+    assert_eq!(b.no_data_value(), Some(0.0));
+    let ct = b.color_table().expect("colour table");
+    assert!(ct.entry_count() >= 8);
+    let classes = b
+        .read_as::<u8>((0, 0), (w, h), (w, h), None)
+        .unwrap()
+        .data()
+        .to_vec();
+    for (k, c) in classes.iter().enumerate() {
+        let want = match g4[k] {
+            v if v >= -60.0 => 1,
+            v if v == -9999.0 || v < -120.0 => 0,
+            v => 1 + ((-60.0 - v) / 10.0).ceil() as u8,
+        };
+        assert_eq!(*c, want, "cell {k}: {}", g4[k]);
+    }
+    assert!(classes.contains(&1) || classes.contains(&2));
 }

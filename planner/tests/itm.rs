@@ -4,11 +4,11 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use planner::propagation::itm::{
+use planner::coverage::propagation::itm::{
     self, area, point_to_point, AreaPath, Climate, Itm, ItmConfig, ItmError, ItmMode, ItmParams,
-    ItmWarning, Mdvar, Polarization, Profile, Quantiles, SitingCriteria,
+    ItmWarning, Mdvar, Polarization, Profile, Quantiles, SitingCriteria, VariabilityMode,
 };
-use planner::propagation::{Link, PropagationError, PropagationMode, PropagationModel};
+use planner::coverage::propagation::{Link, PropagationError, PropagationMode, PropagationModel};
 use proptest::prelude::*;
 
 /// Counts heap allocations per thread, so a test can check that ITM's hot path allocates
@@ -711,9 +711,79 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// Coverage's fast path (one profile analysis for all bands, warning codes only) gives
+    /// exactly what `path_loss` gives band by band.
+    #[test]
+    fn multi_band_losses_equal_single_band_path_loss(
+        elevations in prop::collection::vec(0.0f64..3000.0, 2..300),
+        distance_m in 10.0f64..150_000.0,
+        freqs in prop::collection::vec(prop_oneof![Just(700.0), Just(900.0), Just(1800.0), Just(2100.0), Just(3500.0), 30.0f64..12_000.0], 1..5),
+        tx in 0.6f64..300.0,
+        rx in 0.6f64..30.0,
+    ) {
+        let model = Itm::new(ItmConfig::default()).unwrap();
+        let link = Link { freq_mhz: 0.0, distance_m, tx_height_m: tx, rx_height_m: rx, profile_m: Some(&elevations) };
+        let mut out = Vec::new();
+        model.losses(&link, &freqs, &mut out);
+        prop_assert_eq!(out.len(), freqs.len());
+        for (f, fast) in freqs.iter().zip(&out) {
+            let one = Link { freq_mhz: *f, ..link };
+            match (model.path_loss(&one), fast) {
+                (Ok(full), Ok(fast)) => {
+                    prop_assert_eq!(full.loss_db.to_bits(), fast.loss_db.to_bits());
+                    prop_assert_eq!(full.mode, fast.mode);
+                    let codes: Vec<&str> = full.warnings.iter().map(|w| w.code).collect();
+                    prop_assert_eq!(codes, fast.warnings.iter().collect::<Vec<_>>());
+                    prop_assert_eq!(fast.model, "itm");
+                    prop_assert_eq!(model.loss(&one).unwrap(), *fast);
+                }
+                (Err(a), Err(b)) => prop_assert_eq!(a.to_string(), b.to_string()),
+                (a, b) => prop_assert!(false, "{a:?} vs {b:?}"),
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+
+    /// Coverage prunes sites by `min_loss_db`: it must never exceed a real loss, whatever the
+    /// terrain, heights, frequency, climate and percentages.
+    #[test]
+    fn min_loss_is_a_lower_bound(
+        elevations in prop::collection::vec(0.0f64..3000.0, 2..300),
+        distance_m in 10.0f64..300_000.0,
+        freq_mhz in 40.0f64..10_000.0,
+        tx in 1.0f64..300.0,
+        rx in 1.0f64..30.0,
+        climate in 0usize..7,
+        q in (1.0f64..99.0, 1.0f64..99.0, 1.0f64..99.0),
+        mode in 0usize..4,
+    ) {
+        let config = ItmConfig {
+            climate: Climate::ALL[climate],
+            reliability_pct: q.0,
+            location_pct: q.1,
+            confidence_pct: q.2,
+            variability_mode: [VariabilityMode::SingleMessage, VariabilityMode::Accidental, VariabilityMode::Mobile, VariabilityMode::Broadcast][mode],
+            ..ItmConfig::default()
+        };
+        let model = Itm::new(config).unwrap();
+        let link = Link { freq_mhz, distance_m, tx_height_m: tx, rx_height_m: rx, profile_m: Some(&elevations) };
+        if let Ok(l) = model.loss(&link) {
+            let bound = model.min_loss_db(freq_mhz, distance_m);
+            prop_assert!(bound.is_finite());
+            prop_assert!(l.loss_db >= bound, "{} < bound {}", l.loss_db, bound);
+        }
+    }
+}
+
 #[test]
 fn registry_builds_itm_from_config() {
-    use planner::propagation::{build_model, ModelConfig};
+    use planner::coverage::propagation::{build_model, ModelConfig};
     let config: ModelConfig =
         toml::from_str("model = \"itm\"\n[itm]\nreliability_pct = 90\nclimate = \"desert\"")
             .unwrap();

@@ -137,7 +137,7 @@ fn plan_config_rejections_are_all_reported() {
         .unwrap_err()
         .to_string();
     assert!(
-        e.contains("plan: unknown variant `cheapest`, expected `gain` or `gain_per_cost`"),
+        e.contains("plan.rank: unknown variant `cheapest`, expected `gain` or `gain_per_cost`"),
         "{e}"
     );
     let text = "[plan]\nroad_spacing_m = 0\nbudget = -5.0\n[plan.targets]\nsettlements_pct = 101\n[plan.weights]\npopulation = -1\n[broadband]\ntake_up = 2\n";
@@ -166,8 +166,7 @@ fn user_candidate_list_errors_name_file_line_and_field() {
     )
     .unwrap();
     let mut cfg = config();
-    cfg.plan =
-        Some(toml::from_str(&format!("candidates_csv = {:?}", csv.display().to_string())).unwrap());
+    cfg.plan.candidates_csv = Some(csv.clone());
     let ds = geodata::embedded::uzbekistan().unwrap();
     let e = plan::prepare(&ds, &cfg, dir.path(), &PlanOptions::default()).unwrap_err();
     let msg = format!("{e:#}");
@@ -205,12 +204,10 @@ fn user_candidates_are_evaluated_and_ranked() {
         ),
     )
     .unwrap();
-    cfg.plan = Some(
-        toml::from_str(
-            "candidates_csv = \"cands.csv\"\nexisting_sites = false\nfrom_settlements = false\nfrom_roads = \"none\"\n",
-        )
-        .unwrap(),
-    );
+    cfg.plan.candidates_csv = Some("cands.csv".into());
+    cfg.plan.existing_sites = false;
+    cfg.plan.from_settlements = false;
+    cfg.plan.from_roads = plan::candidates::RoadCandidates::None;
     let p = plan::plan(&ds, &cfg, dir.path(), &PlanOptions::default()).unwrap();
     assert_eq!(p.prepared.candidates.len(), 2);
     let sites = &p.selection.sites;

@@ -1,16 +1,18 @@
 //! `probe agent`: schedules the configured tests (jittered, one heavy test at a time, within a
-//! daily data budget), caches results in the metrics registry and serves `/metrics`,
-//! `/-/healthy` and `/-/reload`; SIGHUP reloads, SIGTERM/Ctrl-C shut down gracefully.
+//! daily data budget), caches results in the metrics store and serves `/metrics`,
+//! `/-/healthy` and, when `web.enable_lifecycle` is set, `POST /-/reload`; SIGHUP reloads,
+//! SIGTERM/Ctrl-C shut down gracefully. With `web.basic_auth_users` every path needs
+//! credentials; no response carries configuration text.
 
-use std::collections::HashSet;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -18,21 +20,20 @@ use rand::Rng;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
+use crate::auth::{BasicAuth, Verdict};
 use crate::config::{self, Config, ConfigError, Target, TestConfig};
+use crate::listener::{body_too_large, HttpListener};
 use crate::metrics::{AgentInfo, Metrics};
 use crate::probers::{prober_for, ProbeContext, TestKind};
 use crate::remote_write::RemoteWriter;
 use crate::runner::{self, unix_now, RunResult};
-use crate::serve::{PlainListener, TlsListener};
 
 /// How long a shutdown waits for the remote-write receiver to take the queued samples; within
 /// the 5 s graceful-shutdown deadline of [`run`].
 const REMOTE_WRITE_FLUSH: Duration = Duration::from_secs(4);
 
-/// Whether `s` looks like a bcrypt hash (`$2a$`, `$2b$` or `$2y$`, 60 characters).
-pub fn is_bcrypt_hash(s: &str) -> bool {
-    s.len() == 60 && (s.starts_with("$2a$") || s.starts_with("$2b$") || s.starts_with("$2y$"))
-}
+/// Largest request body the agent accepts (its endpoints take none).
+pub const MAX_REQUEST_BODY_BYTES: u64 = 64 << 10;
 
 /// Agent failures that stop the process.
 #[derive(Debug, thiserror::Error)]
@@ -41,7 +42,7 @@ pub enum AgentError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// Could not bind the metrics listener.
-    #[error("cannot listen on {addr} (agent.listen): {source}")]
+    #[error("cannot listen on {addr} (agent.listen)")]
     Bind {
         /// Address.
         addr: SocketAddr,
@@ -72,8 +73,9 @@ pub struct AgentState {
     jobs: Mutex<JoinSet<()>>,
     heavy: tokio::sync::RwLock<()>,
     budget: Mutex<Budget>,
+    /// Redacted summary of the last failed reload (keys and lines only).
     last_error: Mutex<Option<String>>,
-    auth_ok: Mutex<HashSet<String>>,
+    auth: Mutex<Option<Arc<BasicAuth>>>,
     remote_write: Mutex<Option<Arc<RemoteWriter>>>,
 }
 
@@ -104,7 +106,7 @@ impl AgentState {
                 used: 0,
             }),
             last_error: Mutex::new(None),
-            auth_ok: Mutex::new(HashSet::new()),
+            auth: Mutex::new(None),
             remote_write: Mutex::new(None),
         });
         st.apply(cfg, &[]);
@@ -141,6 +143,8 @@ impl AgentState {
                 self.metrics.forget_target(name);
             }
         }
+        self.metrics
+            .set_target_scopes(cfg.targets.iter().map(|t| (t.name.clone(), t.scope)));
         let a = &cfg.agent;
         self.metrics.set_agent_info(AgentInfo {
             region: a.region.clone(),
@@ -179,14 +183,12 @@ impl AgentState {
             }
         }
         *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = None;
-        self.auth_ok
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clear();
+        *self.auth.lock().unwrap_or_else(|p| p.into_inner()) =
+            BasicAuth::new(&cfg.web.basic_auth_users);
     }
 
     /// Re-read the configuration file; on failure the running configuration stays.
-    pub fn reload(self: &Arc<Self>) -> Result<(), String> {
+    pub fn reload(self: &Arc<Self>) -> Result<(), ConfigError> {
         match config::load(&self.path) {
             Ok(cfg) => {
                 let old: Vec<String> = self
@@ -206,10 +208,9 @@ impl AgentState {
             }
             Err(e) => {
                 self.metrics.set_reload(false, unix_now());
-                let msg = e.to_string();
-                tracing::error!("reload failed, keeping the running configuration: {msg}");
-                *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(msg.clone());
-                Err(msg)
+                tracing::error!("reload failed, keeping the running configuration: {e}");
+                *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.redacted());
+                Err(e)
             }
         }
     }
@@ -241,7 +242,21 @@ impl AgentState {
                 byte_cap: tc.max_bytes,
                 bytes_used: Default::default(),
             };
-            runner::run(prober_for(test), &ctx, tc.timeout).await
+            match prober_for(test, target.endpoints.kind) {
+                Some(prober) => runner::run(prober, &ctx, tc.timeout).await,
+                // Validation refuses such targets; a run reports it instead of panicking.
+                None => RunResult::failed(
+                    &target.name,
+                    test,
+                    crate::reason::ProbeError::new(
+                        crate::reason::FailureReason::Protocol,
+                        format!(
+                            "no {test} prober for {} targets",
+                            target.endpoints.kind.as_str()
+                        ),
+                    ),
+                ),
+            }
         };
         self.spend(res.bytes_used);
         self.metrics.record(&res);
@@ -252,80 +267,14 @@ impl AgentState {
             .unwrap_or_else(|p| p.into_inner())
             .clone();
         if let Some(w) = rw {
-            w.enqueue_run(&self.metrics.encode_text(), &res);
+            w.enqueue_run(self.metrics.run_series(&res), &res);
         }
         res
     }
 
-    fn authorized(&self, headers: &HeaderMap) -> bool {
-        let users = self.config().web.basic_auth_users.clone();
-        if users.is_empty() {
-            return true;
-        }
-        let Some(v) = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-        else {
-            return false;
-        };
-        if self
-            .auth_ok
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains(v)
-        {
-            return true;
-        }
-        let Some(b64) = v.strip_prefix("Basic ") else {
-            return false;
-        };
-        let Some(raw) = base64_decode(b64.trim()) else {
-            return false;
-        };
-        let Ok(text) = String::from_utf8(raw) else {
-            return false;
-        };
-        let Some((user, pass)) = text.split_once(':') else {
-            return false;
-        };
-        let ok = users
-            .get(user)
-            .is_some_and(|h| bcrypt::verify(pass, h).unwrap_or(false));
-        if ok {
-            // bcrypt is deliberately slow; remember verified headers (bounded) so each scrape
-            // does not pay for it.
-            let mut cache = self.auth_ok.lock().unwrap_or_else(|p| p.into_inner());
-            if cache.len() >= 16 {
-                cache.clear();
-            }
-            cache.insert(v.to_string());
-        }
-        ok
+    fn auth(&self) -> Option<Arc<BasicAuth>> {
+        self.auth.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
-}
-
-/// Decode standard base64 (with or without padding).
-pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let mut acc = 0u32;
-    let mut bits = 0;
-    for c in s.bytes().take_while(|&c| c != b'=') {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        } as u32;
-        acc = (acc << 6) | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    Some(out)
 }
 
 async fn job(state: Arc<AgentState>, target: Target, test: TestKind, tc: TestConfig) {
@@ -338,6 +287,9 @@ async fn job(state: Arc<AgentState>, target: Target, test: TestKind, tc: TestCon
     loop {
         tokio::time::sleep(delay).await;
         state.run_once(&target, test, &tc).await;
+        // The run's buffers, connections and TLS state are freed by now; without this the
+        // pages stay resident in malloc's arenas until the next run (crate::memory).
+        crate::memory::release_free_memory();
         delay = jittered(tc.interval, tc.jitter);
     }
 }
@@ -351,10 +303,44 @@ fn unauthorized() -> Response {
     r
 }
 
-async fn metrics(State(st): State<Arc<AgentState>>, headers: HeaderMap) -> Response {
-    if !st.authorized(&headers) {
-        return unauthorized();
+/// Every request, matched or not, passes here first: the body cap, then basic auth.
+async fn guard(State(st): State<Arc<AgentState>>, req: Request, next: Next) -> Response {
+    if body_too_large(req.headers(), MAX_REQUEST_BODY_BYTES) {
+        let mut r = (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "the agent's endpoints take no request body\n",
+        )
+            .into_response();
+        r.headers_mut().insert(
+            header::CONNECTION,
+            header::HeaderValue::from_static("close"),
+        );
+        return r;
     }
+    if let Some(auth) = st.auth() {
+        let value = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        match auth.check(value).await {
+            Verdict::Allowed => {}
+            Verdict::Denied => return unauthorized(),
+            Verdict::Busy => {
+                let mut r = (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too many authentication attempts in progress, retry later\n",
+                )
+                    .into_response();
+                r.headers_mut()
+                    .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+                return r;
+            }
+        }
+    }
+    next.run(req).await
+}
+
+async fn metrics(State(st): State<Arc<AgentState>>, headers: HeaderMap) -> Response {
     st.metrics.set_budget_remaining(st.budget_remaining());
     let accept = headers
         .get(header::ACCEPT)
@@ -381,22 +367,55 @@ async fn metrics(State(st): State<Arc<AgentState>>, headers: HeaderMap) -> Respo
     }
 }
 
-async fn healthy(State(st): State<Arc<AgentState>>, headers: HeaderMap) -> Response {
-    if !st.authorized(&headers) {
-        return unauthorized();
-    }
+async fn healthy() -> Response {
     (StatusCode::OK, "Healthy\n").into_response()
 }
 
+/// Content types a cross-origin HTML form (or a "simple" cross-origin request) can send; a
+/// lifecycle request with one of them could come from any web page the operator visits.
+const FORM_CONTENT_TYPES: [&str; 3] = [
+    "application/x-www-form-urlencoded",
+    "multipart/form-data",
+    "text/plain",
+];
+
 async fn reload(State(st): State<Arc<AgentState>>, headers: HeaderMap) -> Response {
-    if !st.authorized(&headers) {
-        return unauthorized();
+    if !st.config().web.enable_lifecycle {
+        return (
+            StatusCode::FORBIDDEN,
+            "lifecycle endpoints are disabled: set web.enable_lifecycle = true, or send SIGHUP\n",
+        )
+            .into_response();
+    }
+    // Browsers send Origin with every cross-origin POST (forms and fetch alike); curl and
+    // Prometheus tooling do not.
+    if headers.contains_key(header::ORIGIN) {
+        return (
+            StatusCode::FORBIDDEN,
+            "cross-origin lifecycle requests are refused\n",
+        )
+            .into_response();
+    }
+    let ctype = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if FORM_CONTENT_TYPES.iter().any(|t| ctype.starts_with(t)) {
+        return (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "form content types are refused on lifecycle endpoints: send no body\n",
+        )
+            .into_response();
     }
     match st.reload() {
         Ok(()) => (StatusCode::OK, "configuration reloaded\n").into_response(),
         Err(e) => (
             StatusCode::INTERNAL_SERVER_ERROR,
-            format!("reload failed; still running the previous configuration:\n{e}\n"),
+            format!(
+                "reload failed; still running the previous configuration.\n{}\n",
+                e.redacted()
+            ),
         )
             .into_response(),
     }
@@ -408,13 +427,22 @@ async fn index(State(st): State<Arc<AgentState>>) -> Response {
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .clone();
-    let mut s = String::from("probe agent: /metrics /-/healthy /-/reload (POST)\n");
+    let mut s = String::from("probe agent: /metrics /-/healthy");
+    s.push_str(if st.config().web.enable_lifecycle {
+        " /-/reload (POST)\n"
+    } else {
+        "\n"
+    });
     if let Some(e) = last {
-        s.push_str("\nlast reload failed:\n");
+        s.push_str("\nlast reload failed: ");
         s.push_str(&e);
         s.push('\n');
     }
     s.into_response()
+}
+
+async fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, "not found\n").into_response()
 }
 
 /// The exporter's router.
@@ -423,7 +451,9 @@ pub fn app(state: Arc<AgentState>) -> Router {
         .route("/", get(index))
         .route("/metrics", get(metrics))
         .route("/-/healthy", get(healthy).head(healthy))
-        .route("/-/reload", axum::routing::post(reload).put(reload))
+        .route("/-/reload", axum::routing::post(reload))
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard))
         .with_state(state)
 }
 
@@ -491,24 +521,8 @@ pub async fn start_with(
     let addr = tcp.local_addr()?;
     let state = AgentState::new(cfg);
     let router = app(state.clone());
-    let server = match tls {
-        Some(t) => {
-            let l = TlsListener::new(tcp, t)?;
-            tokio::spawn(async move {
-                axum::serve(l, router)
-                    .with_graceful_shutdown(shutdown)
-                    .await
-            })
-        }
-        None => {
-            let l = PlainListener(tcp);
-            tokio::spawn(async move {
-                axum::serve(l, router)
-                    .with_graceful_shutdown(shutdown)
-                    .await
-            })
-        }
-    };
+    let listener = HttpListener::new(tcp, tls, state.config().web.limits);
+    let server = tokio::spawn(listener.serve(router, shutdown));
     tracing::info!(%addr, "agent listening");
     Ok(RunningAgent {
         addr,
@@ -568,20 +582,5 @@ pub async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {},
         _ = term => {},
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn base64_and_bcrypt_shape() {
-        assert_eq!(base64_decode("dXNlcjpwYXNz").unwrap(), b"user:pass");
-        assert_eq!(base64_decode("YQ==").unwrap(), b"a");
-        assert!(base64_decode("a b").is_none());
-        let h = bcrypt::hash("pass", 4).unwrap();
-        assert!(is_bcrypt_hash(&h), "{h}");
-        assert!(!is_bcrypt_hash("secret"));
     }
 }

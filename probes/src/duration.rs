@@ -1,6 +1,15 @@
-//! Human-readable durations in configs and on the command line ("500ms", "1.5s", "5m", "1h").
+//! Time: human-readable durations in configs and on the command line ("500ms", "1.5s", "5m",
+//! "1h") and the wall clock.
 
 use std::time::Duration;
+
+/// Seconds since the Unix epoch (0 if the clock is before it).
+pub fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
 
 /// Parse `<number><unit>` with unit one of `ms`, `s`, `m`, `h`, `d`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {

@@ -1,5 +1,5 @@
-//! Where each measurement goes on a target: the project's own server, a LibreSpeed backend, or
-//! a plain URL of a large file.
+//! Where each measurement goes on a target: the project's own server, a LibreSpeed backend, a
+//! Cloudflare-style speed endpoint, or a plain URL of a large file.
 
 use std::path::Path;
 
@@ -16,7 +16,44 @@ pub enum ServerKind {
     Librespeed,
     /// Any HTTP(S) URL of a large file: download, latency and HTTP phases only.
     Url,
+    /// Cloudflare-style speed endpoints (speed.cloudflare.com, or `probe serve`):
+    /// `GET __down?bytes=N` sends N bytes, `POST __up` discards the body.
+    Cloudflare,
+    /// M-Lab's ndt7 over WebSocket: the URL is a Locate API base (`http(s)://`, servers found
+    /// through `v2/nearest/ndt/ndt7`) or one ndt7 server (`ws(s)://`, e.g. a `probe serve`).
+    Ndt7,
 }
+
+impl ServerKind {
+    /// The config and `--kind` spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServerKind::Probe => "probe",
+            ServerKind::Librespeed => "librespeed",
+            ServerKind::Url => "url",
+            ServerKind::Cloudflare => "cloudflare",
+            ServerKind::Ndt7 => "ndt7",
+        }
+    }
+
+    /// Every kind, in documentation order.
+    pub const ALL: [ServerKind; 5] = [
+        ServerKind::Probe,
+        ServerKind::Librespeed,
+        ServerKind::Url,
+        ServerKind::Cloudflare,
+        ServerKind::Ndt7,
+    ];
+
+    /// The kind spelled `s` (config and `--kind`).
+    pub fn parse(s: &str) -> Option<ServerKind> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// Largest single `__down` request to a Cloudflare-style endpoint: the largest size
+/// Cloudflare's own speed test asks for; a download issues further requests until it ends.
+pub const CLOUDFLARE_MAX_REQUEST_BYTES: u64 = 100_000_000;
 
 /// Resolved URLs of one target.
 #[derive(Debug, Clone)]
@@ -31,6 +68,10 @@ pub struct Endpoints {
     pub ul_path: String,
     /// LibreSpeed ping path.
     pub ping_path: String,
+    /// A LibreSpeed target given by URL: where its backend was found (`base` or `base/backend/`,
+    /// looked up on the first run by `detect::resolve_backend`, shared by the
+    /// target's runs). `None` when `base` is used as it is.
+    pub backend: Option<std::sync::Arc<std::sync::OnceLock<Url>>>,
 }
 
 /// One entry of a LibreSpeed server-list JSON.
@@ -89,7 +130,15 @@ impl Endpoints {
             dl_path: "garbage.php".into(),
             ul_path: "empty.php".into(),
             ping_path: "empty.php".into(),
+            backend: None,
         }
+    }
+
+    /// These endpoints with the LibreSpeed backend looked up below `base` before the first
+    /// run (a URL at an install's root finds `backend/`).
+    pub fn finding_backend(mut self) -> Self {
+        self.backend = Some(Default::default());
+        self
     }
 
     /// Endpoints from a LibreSpeed server-list entry.
@@ -127,7 +176,26 @@ impl Endpoints {
                 u.set_query(Some(&format!("ckSize={mib}")));
                 u
             }
-            ServerKind::Url => self.base.clone(),
+            // ndt7 finds its URLs itself (probers::ndt7).
+            ServerKind::Url | ServerKind::Ndt7 => self.base.clone(),
+            ServerKind::Cloudflare => {
+                let mut u = self.join("__down");
+                u.set_query(Some(&format!(
+                    "bytes={}",
+                    bytes.min(CLOUDFLARE_MAX_REQUEST_BYTES)
+                )));
+                u
+            }
+        }
+    }
+
+    /// Most bytes one download request may ask for (`u64::MAX`: no limit of the protocol).
+    pub fn max_download_request_bytes(&self) -> u64 {
+        match self.kind {
+            ServerKind::Cloudflare => CLOUDFLARE_MAX_REQUEST_BYTES,
+            // garbage.php serves at most 1024 chunks of 1 MiB.
+            ServerKind::Librespeed => 1 << 30,
+            ServerKind::Probe | ServerKind::Url | ServerKind::Ndt7 => u64::MAX,
         }
     }
 
@@ -135,6 +203,7 @@ impl Endpoints {
     pub fn upload_url(&self) -> Url {
         match self.kind {
             ServerKind::Probe => self.join("upload"),
+            ServerKind::Cloudflare => self.join("__up"),
             _ => self.join(&self.ul_path),
         }
     }
@@ -144,7 +213,13 @@ impl Endpoints {
         match self.kind {
             ServerKind::Probe => self.join("ping"),
             ServerKind::Librespeed => self.join(&self.ping_path),
-            ServerKind::Url => self.base.clone(),
+            ServerKind::Url | ServerKind::Ndt7 => self.base.clone(),
+            // Cloudflare measures latency as the time to first byte of empty downloads.
+            ServerKind::Cloudflare => {
+                let mut u = self.join("__down");
+                u.set_query(Some("bytes=0"));
+                u
+            }
         }
     }
 
@@ -191,5 +266,30 @@ mod tests {
             p.download_url(100).as_str(),
             "http://127.0.0.1:8080/download?bytes=100"
         );
+    }
+
+    #[test]
+    fn cloudflare_paths_and_request_sizes() {
+        let c = Endpoints::new(
+            ServerKind::Cloudflare,
+            Url::parse("https://speed.cloudflare.com").unwrap(),
+        );
+        assert_eq!(
+            c.download_url(5_000).as_str(),
+            "https://speed.cloudflare.com/__down?bytes=5000"
+        );
+        assert_eq!(
+            c.download_url(1 << 40).as_str(),
+            "https://speed.cloudflare.com/__down?bytes=100000000"
+        );
+        assert_eq!(c.upload_url().as_str(), "https://speed.cloudflare.com/__up");
+        assert_eq!(
+            c.ping_url().as_str(),
+            "https://speed.cloudflare.com/__down?bytes=0"
+        );
+        assert_eq!(c.max_download_request_bytes(), 100_000_000);
+        for k in ServerKind::ALL {
+            assert_eq!(ServerKind::parse(k.as_str()), Some(k));
+        }
     }
 }

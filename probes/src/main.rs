@@ -3,7 +3,8 @@
 //! Exit codes:
 //! - 0: success (server/agent shut down cleanly, all measurements succeeded, config valid)
 //! - 1: findings (`probe run`: at least one measurement failed; `probe validate`: config invalid)
-//! - 2: error (bad arguments, config invalid at agent start, cannot bind, I/O failure)
+//! - 2: error (bad arguments, unreadable config file, config invalid at agent start, cannot
+//!   bind, I/O failure)
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -35,19 +36,28 @@ enum Cmd {
         /// HTTP listen address; the UDP echo uses the same address.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
-        /// Largest download or upload per request, bytes.
-        #[arg(long, default_value_t = 1 << 30)]
+        /// Largest download or upload per request, bytes (1 or more).
+        #[arg(long, default_value_t = 1 << 30, value_parser = clap::value_parser!(u64).range(1..))]
         max_bytes_per_request: u64,
-        /// Concurrent download/upload transfers.
-        #[arg(long, default_value_t = 64)]
+        /// Concurrent download/upload transfers (1-100000).
+        #[arg(long, default_value_t = 64, value_parser = count_in(1, 100_000))]
         max_concurrent_tests: usize,
-        /// Requests per second per client address.
-        #[arg(long, default_value_t = 200.0)]
+        /// Requests per second per client address (0.01-1000000).
+        #[arg(long, default_value_t = 200.0, value_parser = number_in(0.01, 1e6))]
         max_requests_per_second: f64,
-        /// Payload bytes per second per client address (downloads and uploads), unlimited if
-        /// not given.
-        #[arg(long)]
+        /// Payload bytes per second per client address (downloads and uploads; 1000 to 1e12),
+        /// unlimited if not given.
+        #[arg(long, value_parser = number_in(1000.0, 1e12))]
         max_client_bytes_per_second: Option<f64>,
+        /// Time a client has to send a request's headers (and finish the TLS handshake).
+        #[arg(long, default_value = "10s", value_parser = duration_in(0.1, 3600.0))]
+        header_read_timeout: std::time::Duration,
+        /// Close connections with nothing read or written for this long.
+        #[arg(long, default_value = "30s", value_parser = duration_in(0.1, 86400.0))]
+        idle_timeout: std::time::Duration,
+        /// Open connections allowed per client address (1-100000).
+        #[arg(long, default_value_t = 128, value_parser = count_in(1, 100_000))]
+        max_connections_per_address: usize,
         /// PEM certificate chain for HTTPS (with --tls-key).
         #[arg(long, requires = "tls_key")]
         tls_cert: Option<PathBuf>,
@@ -57,6 +67,10 @@ enum Cmd {
         /// Do not run the UDP echo.
         #[arg(long)]
         no_udp_echo: bool,
+        /// Browser origin allowed to run ndt7 tests (repeatable, `*` for any); without it any
+        /// origin may. Clients that send no Origin (not browsers) are always allowed.
+        #[arg(long = "ndt7-allowed-origin")]
+        ndt7_allowed_origins: Vec<String>,
     },
     /// Measure once against a `probe serve` or LibreSpeed server and print the results.
     Run {
@@ -66,13 +80,10 @@ enum Cmd {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
-        /// Tests to run (comma-separated).
-        #[arg(
-            long,
-            default_value = "latency,download,upload,loss",
-            value_delimiter = ','
-        )]
-        tests: Vec<String>,
+        /// Tests to run (comma-separated); default: latency,download,upload,loss, those the
+        /// server's kind supports (ndt7: download,upload).
+        #[arg(long, value_delimiter = ',')]
+        tests: Option<Vec<String>>,
         /// Transfer duration including ramp-up, e.g. 10s.
         #[arg(long, default_value = "10s")]
         duration: String,
@@ -85,7 +96,8 @@ enum Cmd {
         /// Byte cap per transfer test.
         #[arg(long, default_value_t = 1_000_000_000)]
         max_bytes: u64,
-        /// Server kind instead of auto-detection: probe or librespeed.
+        /// Server kind instead of auto-detection: probe, librespeed, url, cloudflare or ndt7
+        /// (--server is then a Locate API base URL, http(s)://, or an ndt7 server, ws(s)://).
         #[arg(long)]
         kind: Option<String>,
         /// Extra CA certificate (PEM) to trust.
@@ -106,6 +118,51 @@ enum Cmd {
         /// Configuration file.
         file: PathBuf,
     },
+}
+
+/// A clap parser for a finite number within `lo..=hi`.
+fn number_in(lo: f64, hi: f64) -> impl Fn(&str) -> Result<f64, String> + Clone {
+    move |s| {
+        let v: f64 = s
+            .trim()
+            .parse()
+            .map_err(|_| format!("\"{s}\" is not a number"))?;
+        if v.is_finite() && (lo..=hi).contains(&v) {
+            Ok(v)
+        } else {
+            Err(format!("{s} is outside {lo}..{hi}"))
+        }
+    }
+}
+
+/// A clap parser for a count within `lo..=hi`.
+fn count_in(lo: usize, hi: usize) -> impl Fn(&str) -> Result<usize, String> + Clone {
+    move |s| {
+        let v: usize = s
+            .trim()
+            .parse()
+            .map_err(|_| format!("\"{s}\" is not a whole number"))?;
+        if (lo..=hi).contains(&v) {
+            Ok(v)
+        } else {
+            Err(format!("{s} is outside {lo}..{hi}"))
+        }
+    }
+}
+
+/// A clap parser for a duration (`10s`, `500ms`) within `lo_s..=hi_s` seconds.
+fn duration_in(
+    lo_s: f64,
+    hi_s: f64,
+) -> impl Fn(&str) -> Result<std::time::Duration, String> + Clone {
+    move |s| {
+        let d = parse_duration(s)?;
+        if (lo_s..=hi_s).contains(&d.as_secs_f64()) {
+            Ok(d)
+        } else {
+            Err(format!("{s} is outside {lo_s}s..{hi_s}s"))
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -129,7 +186,13 @@ fn run() -> anyhow::Result<ExitCode> {
         .init();
     probes::net::install_crypto_provider();
     if let Cmd::Validate { file } = &cli.cmd {
-        return Ok(match probes::config::load(file) {
+        // The same checks the agent runs at start, plus binding agent.listen (the agent binds
+        // it only after validation).
+        let checked = probes::config::load(file).and_then(|cfg| {
+            probes::config::check_listen(&cfg)?;
+            Ok(cfg)
+        });
+        return Ok(match checked {
             Ok(cfg) => {
                 println!(
                     "{}: valid (targets: {}, scheduled tests: {})",
@@ -141,9 +204,14 @@ fn run() -> anyhow::Result<ExitCode> {
             }
             Err(e) => {
                 eprintln!("{e}");
-                ExitCode::from(1)
+                ExitCode::from(if e.unreadable { 2 } else { 1 })
             }
         });
+    }
+    if matches!(cli.cmd, Cmd::Agent { .. }) {
+        // Before any thread exists: the agent idles between tests and keeps less heap parked
+        // per thread with two shared arenas (probes::memory; issue 15).
+        probes::memory::limit_arenas(2);
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -161,18 +229,28 @@ async fn async_main(cmd: Cmd) -> anyhow::Result<ExitCode> {
             max_concurrent_tests,
             max_requests_per_second,
             max_client_bytes_per_second,
+            header_read_timeout,
+            idle_timeout,
+            max_connections_per_address,
             tls_cert,
             tls_key,
             no_udp_echo,
+            ndt7_allowed_origins,
         } => {
             let cfg = probes::serve::ServeConfig {
                 listen,
                 max_bytes_per_request,
                 max_concurrent_tests,
                 max_requests_per_second_per_client: max_requests_per_second,
-                max_client_bytes_per_second: max_client_bytes_per_second.filter(|r| *r > 0.0),
+                max_client_bytes_per_second,
                 tls: tls_cert.zip(tls_key),
                 udp_echo: !no_udp_echo,
+                ndt7_allowed_origins,
+                limits: probes::listener::Limits {
+                    header_read_timeout,
+                    idle_timeout,
+                    max_connections_per_address,
+                },
                 ..Default::default()
             };
             let server = probes::serve::Server::bind(cfg).await?;
@@ -196,6 +274,7 @@ async fn async_main(cmd: Cmd) -> anyhow::Result<ExitCode> {
             let url = reqwest::Url::parse(&server)
                 .with_context(|| format!("--server {server} is not a URL"))?;
             let tests = tests
+                .unwrap_or_default()
                 .iter()
                 .map(|t| {
                     TestKind::ALL
@@ -206,9 +285,13 @@ async fn async_main(cmd: Cmd) -> anyhow::Result<ExitCode> {
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let kind = match kind.as_deref() {
                 None => None,
-                Some("probe") => Some(ServerKind::Probe),
-                Some("librespeed") => Some(ServerKind::Librespeed),
-                Some(k) => anyhow::bail!("--kind {k}: use probe or librespeed"),
+                Some(k) => match ServerKind::parse(k) {
+                    Some(k) => Some(k),
+                    None => anyhow::bail!(
+                        "--kind {k}: use one of {}",
+                        ServerKind::ALL.map(ServerKind::as_str).join(", ")
+                    ),
+                },
             };
             let opts = probes::oneshot::RunOptions {
                 server: url.clone(),
@@ -222,16 +305,16 @@ async fn async_main(cmd: Cmd) -> anyhow::Result<ExitCode> {
                 ca_file,
                 resolver: nameserver.map(Resolver::Server).unwrap_or(Resolver::System),
             };
-            let (kind, results) = probes::oneshot::run(&opts).await?;
+            let report = probes::oneshot::run(&opts).await?;
             if json {
                 println!(
                     "{}",
-                    serde_json::to_string_pretty(&probes::oneshot::to_json(&url, kind, &results))?
+                    serde_json::to_string_pretty(&probes::oneshot::to_json(&url, &report))?
                 );
             } else {
-                print!("{}", probes::oneshot::format_table(&url, kind, &results));
+                print!("{}", probes::oneshot::format_table(&url, &report));
             }
-            Ok(if results.iter().all(|r| r.success()) {
+            Ok(if report.results.iter().all(|r| r.success()) {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(1)

@@ -1,25 +1,33 @@
-//! Every exported metric, defined in one place, and the cache of last results behind
-//! `/metrics`.
+//! Every exported metric, defined once in [`Metric::def`], and the store of current values
+//! behind both `/metrics` and remote write.
+//!
+//! The table is the only place a metric name, type, help text or label set is written. The
+//! [`Metrics`] store holds typed [`Series`] (metric, label values, value); the exposition
+//! formats ([`Metrics::encode_text`], [`Metrics::encode_openmetrics`]) render those series and
+//! remote write takes the same series from [`Metrics::run_series`], so what is pushed is exactly
+//! what a scrape would have seen, without encoding and re-parsing text in between.
 //!
 //! | metric | type | labels | meaning |
 //! |---|---|---|---|
-//! | `probe_success` | gauge | target, test | 1 if the last run succeeded |
-//! | `probe_duration_seconds` | gauge | target, test | length of the last run |
-//! | `probe_last_run_timestamp_seconds` | gauge | target, test | Unix time the last run started |
-//! | `probe_failure_reason` | gauge | target, test, reason | 1 for the last failure's reason; absent after a success |
-//! | `probe_download_bytes_per_second` | gauge | target | download goodput after ramp-up |
-//! | `probe_upload_bytes_per_second` | gauge | target | upload goodput after ramp-up (receiver-side on `probe serve`) |
-//! | `probe_latency_seconds` | gauge | target, stat=min\|median | idle HTTP RTT |
-//! | `probe_jitter_seconds` | gauge | target | mean \|Δ\| of consecutive idle RTTs |
-//! | `probe_tcp_connect_seconds` | gauge | target | median TCP connect time |
-//! | `probe_loaded_latency_seconds` | gauge | target | median RTT during the download |
-//! | `probe_responsiveness_rpm` | gauge | target | 60 / loaded RTT |
-//! | `probe_packet_loss_ratio` | gauge | target | UDP echo loss, 0–1 |
-//! | `probe_dns_lookup_seconds` | gauge | target | lookup time of the target's host |
-//! | `probe_http_phase_seconds` | gauge | target, phase | dns, connect, tls, ttfb, transfer |
-//! | `probe_bytes_used_total` | counter | target, test | payload bytes moved |
+//! | `probe_success` | gauge | target, scope, test | 1 if the last run succeeded |
+//! | `probe_duration_seconds` | gauge | target, scope, test | length of the last run |
+//! | `probe_last_run_timestamp_seconds` | gauge | target, scope, test | Unix time the last run started |
+//! | `probe_failure_reason` | gauge | target, scope, test, reason | 1 for the last failure's reason; absent after a success |
+//! | `probe_download_bytes_per_second` | gauge | target, scope | download rate after ramp-up |
+//! | `probe_upload_bytes_per_second` | gauge | target, scope | upload rate after ramp-up |
+//! | `probe_latency_seconds` | gauge | target, scope, stat=min\|median | idle HTTP RTT |
+//! | `probe_jitter_seconds` | gauge | target, scope | mean \|Δ\| of consecutive idle RTTs |
+//! | `probe_tcp_connect_seconds` | gauge | target, scope | median TCP connect time |
+//! | `probe_loaded_latency_seconds` | gauge | target, scope | median RTT during the download |
+//! | `probe_responsiveness_rpm` | gauge | target, scope | 60 / loaded RTT |
+//! | `probe_packet_loss_ratio` | gauge | target, scope | UDP echo loss, 0–1 |
+//! | `probe_dns_lookup_seconds` | gauge | target, scope | lookup time of the target's host |
+//! | `probe_http_phase_seconds` | gauge | target, scope, phase | dns, connect, tls, ttfb, transfer |
+//! | `probe_ndt7_client_bytes_per_second` | gauge | target, scope, direction | ndt7 rate the client measured |
+//! | `probe_ndt7_server_bytes_per_second` | gauge | target, scope, direction | ndt7 rate from the server's TCPInfo |
+//! | `probe_bytes_used_total` | counter | target, scope, test | payload bytes moved |
 //! | `probe_data_budget_remaining_bytes` | gauge | — | bytes left in today's (UTC) budget |
-//! | `probe_runs_total` | counter | target, test, result | runs by result (success or reason) |
+//! | `probe_runs_total` | counter | target, scope, test, result | runs by result (success or reason) |
 //! | `probe_agent_info` | gauge | region, site, latitude, longitude, isp, version | always 1 |
 //! | `probe_config_last_reload_successful` | gauge | — | 1 if the last (re)load worked |
 //! | `probe_config_last_reload_success_timestamp_seconds` | gauge | — | Unix time of the last good load |
@@ -29,106 +37,324 @@
 //! | `probe_remote_write_queue_samples` | gauge | — | samples waiting in the remote-write queue |
 //! | `probe_remote_write_last_success_timestamp_seconds` | gauge | — | Unix time of the last accepted batch (0: never) |
 //!
-//! Label values come only from the configuration (target names) and closed enums; no sample
-//! carries a timestamp.
+//! Label values come only from the configuration (target names and their `scope`, domestic or
+//! international) and closed enums; no sample carries a timestamp.
 
-use std::sync::atomic::AtomicU64;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
 
-use prometheus_client::encoding::text::encode;
-use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::registry::Registry;
-
-use crate::probers::TestKind;
+use crate::probers::ProbeOutput;
 use crate::reason::FailureReason;
 use crate::runner::RunResult;
+use crate::scope::Scope;
 
-type G = Gauge<f64, AtomicU64>;
-
-/// `{target,test}`.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct TargetTest {
-    /// Target name.
-    pub target: String,
-    /// Test.
-    pub test: String,
+/// Prometheus metric type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A value that goes up and down.
+    Gauge,
+    /// A monotonically increasing count; exposed with a `_total` suffix.
+    Counter,
 }
 
-/// `{target,test,reason}`.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct TargetTestReason {
-    /// Target name.
-    pub target: String,
-    /// Test.
-    pub test: String,
-    /// Failure reason.
-    pub reason: String,
+/// One row of the metric table.
+#[derive(Debug, Clone, Copy)]
+pub struct MetricDef {
+    /// Family name (counters without their `_total` suffix).
+    pub name: &'static str,
+    /// Type.
+    pub kind: Kind,
+    /// Help text.
+    pub help: &'static str,
+    /// Label names, in exposition order.
+    pub labels: &'static [&'static str],
 }
 
-/// `{target,test,result}`.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct TargetTestResult {
-    /// Target name.
-    pub target: String,
-    /// Test.
-    pub test: String,
-    /// `success` or a failure reason.
-    pub result: String,
+impl MetricDef {
+    /// The name samples carry (`_total` appended for counters).
+    pub fn sample_name(&self) -> String {
+        match self.kind {
+            Kind::Gauge => self.name.to_string(),
+            Kind::Counter => format!("{}_total", self.name),
+        }
+    }
 }
 
-/// `{target}`.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct TargetOnly {
-    /// Target name.
-    pub target: String,
+/// Every exported metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[allow(missing_docs)]
+pub enum Metric {
+    Success,
+    Duration,
+    LastRun,
+    FailureReason,
+    Download,
+    Upload,
+    Latency,
+    Jitter,
+    TcpConnect,
+    LoadedLatency,
+    Responsiveness,
+    PacketLoss,
+    DnsLookup,
+    HttpPhase,
+    Ndt7Client,
+    Ndt7Server,
+    BytesUsed,
+    Runs,
+    BudgetRemaining,
+    AgentInfo,
+    ReloadSuccessful,
+    ReloadTimestamp,
+    RemoteWriteSamples,
+    RemoteWriteRequests,
+    RemoteWriteSentBytes,
+    RemoteWriteQueue,
+    RemoteWriteLastSuccess,
 }
 
-/// `{target,stat}`.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct TargetStat {
-    /// Target name.
-    pub target: String,
-    /// `min` or `median`.
-    pub stat: String,
+// Every target-labelled series carries the target's `scope` right after `target`.
+const TT: &[&str] = &["target", "scope", "test"];
+const T: &[&str] = &["target", "scope"];
+const R: &[&str] = &["result"];
+const NONE: &[&str] = &[];
+
+impl Metric {
+    /// All metrics, in exposition order.
+    pub const ALL: [Metric; 27] = [
+        Metric::Success,
+        Metric::Duration,
+        Metric::LastRun,
+        Metric::FailureReason,
+        Metric::Download,
+        Metric::Upload,
+        Metric::Latency,
+        Metric::Jitter,
+        Metric::TcpConnect,
+        Metric::LoadedLatency,
+        Metric::Responsiveness,
+        Metric::PacketLoss,
+        Metric::DnsLookup,
+        Metric::HttpPhase,
+        Metric::Ndt7Client,
+        Metric::Ndt7Server,
+        Metric::BytesUsed,
+        Metric::Runs,
+        Metric::BudgetRemaining,
+        Metric::AgentInfo,
+        Metric::ReloadSuccessful,
+        Metric::ReloadTimestamp,
+        Metric::RemoteWriteSamples,
+        Metric::RemoteWriteRequests,
+        Metric::RemoteWriteSentBytes,
+        Metric::RemoteWriteQueue,
+        Metric::RemoteWriteLastSuccess,
+    ];
+
+    /// The metric's table row: the one place its name, type, help and labels are written.
+    pub const fn def(self) -> MetricDef {
+        use Kind::{Counter, Gauge};
+        let (name, kind, help, labels): (&'static str, Kind, &'static str, &'static [&'static str]) = match self {
+            Metric::Success => ("probe_success", Gauge, "1 if the last run of the test succeeded, else 0", TT),
+            Metric::Duration => ("probe_duration_seconds", Gauge, "Duration of the last run in seconds", TT),
+            Metric::LastRun => ("probe_last_run_timestamp_seconds", Gauge, "Unix time the last run started", TT),
+            Metric::FailureReason => ("probe_failure_reason", Gauge, "1 for the reason of the last failed run (absent after a success)", &["target", "scope", "test", "reason"]),
+            Metric::Download => ("probe_download_bytes_per_second", Gauge, "Download rate in bytes per second after ramp-up (TCP payload from kernel counters where available)", T),
+            Metric::Upload => ("probe_upload_bytes_per_second", Gauge, "Upload rate in bytes per second after ramp-up (bytes acknowledged by the receiver where available)", T),
+            Metric::Latency => ("probe_latency_seconds", Gauge, "Idle HTTP round-trip time in seconds", &["target", "scope", "stat"]),
+            Metric::Jitter => ("probe_jitter_seconds", Gauge, "Mean absolute difference of consecutive idle round-trip times in seconds", T),
+            Metric::TcpConnect => ("probe_tcp_connect_seconds", Gauge, "Median TCP connect time in seconds", T),
+            Metric::LoadedLatency => ("probe_loaded_latency_seconds", Gauge, "Median round-trip time during the download in seconds", T),
+            Metric::Responsiveness => ("probe_responsiveness_rpm", Gauge, "Round trips per minute under load (60 / loaded latency)", T),
+            Metric::PacketLoss => ("probe_packet_loss_ratio", Gauge, "Fraction of UDP echo datagrams lost", T),
+            Metric::DnsLookup => ("probe_dns_lookup_seconds", Gauge, "DNS lookup time of the target host in seconds", T),
+            Metric::HttpPhase => ("probe_http_phase_seconds", Gauge, "Duration of each HTTP request phase in seconds", &["target", "scope", "phase"]),
+            Metric::Ndt7Client => ("probe_ndt7_client_bytes_per_second", Gauge, "ndt7 rate in bytes per second as the client measured it (download: bytes received; upload: bytes acknowledged)", &["target", "scope", "direction"]),
+            Metric::Ndt7Server => ("probe_ndt7_server_bytes_per_second", Gauge, "ndt7 rate in bytes per second from the server's TCPInfo measurements (download: BytesAcked; upload: BytesReceived)", &["target", "scope", "direction"]),
+            Metric::BytesUsed => ("probe_bytes_used", Counter, "Payload bytes moved by probes", TT),
+            Metric::Runs => ("probe_runs", Counter, "Probe runs by result (success or failure reason)", &["target", "scope", "test", "result"]),
+            Metric::BudgetRemaining => ("probe_data_budget_remaining_bytes", Gauge, "Bytes left in today's (UTC) data budget", NONE),
+            Metric::AgentInfo => ("probe_agent_info", Gauge, "Agent identity; always 1", &["region", "site", "latitude", "longitude", "isp", "version"]),
+            Metric::ReloadSuccessful => ("probe_config_last_reload_successful", Gauge, "1 if the last configuration (re)load succeeded", NONE),
+            Metric::ReloadTimestamp => ("probe_config_last_reload_success_timestamp_seconds", Gauge, "Unix time of the last successful configuration load", NONE),
+            Metric::RemoteWriteSamples => ("probe_remote_write_samples", Counter, "Remote-write samples by result: sent (accepted), rejected (4xx), dropped (queue full or shutdown)", R),
+            Metric::RemoteWriteRequests => ("probe_remote_write_requests", Counter, "Remote-write requests by result: success, retry (network error, 5xx, 429), rejected (other 4xx)", R),
+            Metric::RemoteWriteSentBytes => ("probe_remote_write_sent_bytes", Counter, "Compressed remote-write request bytes accepted by the receiver", NONE),
+            Metric::RemoteWriteQueue => ("probe_remote_write_queue_samples", Gauge, "Samples waiting in the remote-write queue", NONE),
+            Metric::RemoteWriteLastSuccess => ("probe_remote_write_last_success_timestamp_seconds", Gauge, "Unix time of the last batch the remote-write receiver accepted (0: never)", NONE),
+        };
+        MetricDef {
+            name,
+            kind,
+            help,
+            labels,
+        }
+    }
+
+    /// Agent-level series pushed with every measurement so receivers can join on them.
+    pub fn is_agent_level(self) -> bool {
+        matches!(
+            self,
+            Metric::AgentInfo
+                | Metric::BudgetRemaining
+                | Metric::ReloadSuccessful
+                | Metric::ReloadTimestamp
+        )
+    }
 }
 
-/// `{target,phase}`.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct TargetPhase {
-    /// Target name.
-    pub target: String,
-    /// HTTP phase.
-    pub phase: String,
+/// One series: a metric, its label values (in the order of [`MetricDef::labels`]) and value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    /// Metric.
+    pub metric: Metric,
+    /// Label values, one per label name of the metric.
+    pub label_values: Vec<String>,
+    /// Current value.
+    pub value: f64,
 }
 
-/// `{result}`.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ResultOnly {
-    /// Outcome.
-    pub result: String,
+impl Series {
+    /// `(name, value)` label pairs.
+    pub fn labels(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        self.metric
+            .def()
+            .labels
+            .iter()
+            .copied()
+            .zip(self.label_values.iter().map(String::as_str))
+    }
+
+    fn label(&self, name: &str) -> Option<&str> {
+        self.labels().find(|(n, _)| *n == name).map(|(_, v)| v)
+    }
 }
 
-/// Handles of the remote-write self-metrics; clones share the values, so the sender task keeps
+type Key = (Metric, Vec<String>);
+
+/// The figure series a successful run sets (labelled by target and scope, plus
+/// `stat`/`phase`).
+pub fn figures(target: &str, scope: Scope, out: &ProbeOutput) -> Vec<Series> {
+    let mut v = Vec::new();
+    let mut push = |metric: Metric, extra: Option<&str>, value: Option<f64>| {
+        if let Some(value) = value {
+            let mut label_values = vec![target.to_string(), scope.as_str().to_string()];
+            label_values.extend(extra.map(str::to_string));
+            v.push(Series {
+                metric,
+                label_values,
+                value,
+            });
+        }
+    };
+    push(Metric::Download, None, out.download_bytes_per_second);
+    push(Metric::Upload, None, out.upload_bytes_per_second);
+    push(Metric::Latency, Some("min"), out.latency_min_seconds);
+    push(Metric::Latency, Some("median"), out.latency_median_seconds);
+    push(Metric::Jitter, None, out.jitter_seconds);
+    push(Metric::TcpConnect, None, out.tcp_connect_seconds);
+    push(Metric::LoadedLatency, None, out.loaded_latency_seconds);
+    push(Metric::Responsiveness, None, out.responsiveness_rpm);
+    push(Metric::PacketLoss, None, out.packet_loss_ratio);
+    push(Metric::DnsLookup, None, out.dns_lookup_seconds);
+    push(
+        Metric::Ndt7Client,
+        Some("download"),
+        out.ndt7_download_client_bytes_per_second,
+    );
+    push(
+        Metric::Ndt7Server,
+        Some("download"),
+        out.ndt7_download_server_bytes_per_second,
+    );
+    push(
+        Metric::Ndt7Client,
+        Some("upload"),
+        out.ndt7_upload_client_bytes_per_second,
+    );
+    push(
+        Metric::Ndt7Server,
+        Some("upload"),
+        out.ndt7_upload_server_bytes_per_second,
+    );
+    for (phase, s) in &out.http_phases {
+        push(Metric::HttpPhase, Some(phase.as_str()), Some(*s));
+    }
+    v
+}
+
+/// A series of one run for remote write: agent-level or belonging to the run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunSeries {
+    /// The series with its current value.
+    pub series: Series,
+    /// Belongs to the run's target and test (tracked for staleness), not agent-level.
+    pub per_run: bool,
+}
+
+#[derive(Debug, Default)]
+struct Store {
+    values: Mutex<BTreeMap<Key, f64>>,
+}
+
+impl Store {
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<Key, f64>> {
+        self.values.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn set(&self, metric: Metric, labels: &[&str], value: f64) {
+        debug_assert_eq!(labels.len(), metric.def().labels.len(), "{metric:?}");
+        let key = (metric, labels.iter().map(|s| s.to_string()).collect());
+        self.lock().insert(key, value);
+    }
+
+    fn inc(&self, metric: Metric, labels: &[&str], by: f64) {
+        debug_assert_eq!(metric.def().kind, Kind::Counter);
+        let key = (metric, labels.iter().map(|s| s.to_string()).collect());
+        *self.lock().entry(key).or_insert(0.0) += by;
+    }
+}
+
+/// Handles of the remote-write self-metrics; clones share the store, so the sender task keeps
 /// its own copy.
 #[derive(Clone, Debug, Default)]
 pub struct RemoteWriteMetrics {
-    /// Samples by `sent` (accepted), `rejected` (4xx other than 429) or `dropped` (evicted from
-    /// the full queue or unsent at shutdown).
-    pub samples: Family<ResultOnly, Counter>,
-    /// POSTs by `success`, `retry` (network error, 5xx, 429) or `rejected`.
-    pub requests: Family<ResultOnly, Counter>,
-    /// Compressed body bytes of accepted requests.
-    pub sent_bytes: Counter,
+    store: Arc<Store>,
+}
+
+impl RemoteWriteMetrics {
+    /// Count samples by `sent` (accepted), `rejected` (4xx other than 429) or `dropped`
+    /// (evicted from the full queue or unsent at shutdown).
+    pub fn count_samples(&self, result: &str, n: u64) {
+        self.store
+            .inc(Metric::RemoteWriteSamples, &[result], n as f64);
+    }
+
+    /// Count one POST by `success`, `retry` (network error, 5xx, 429) or `rejected`.
+    pub fn count_request(&self, result: &str) {
+        self.store.inc(Metric::RemoteWriteRequests, &[result], 1.0);
+    }
+
+    /// Add compressed body bytes of an accepted request.
+    pub fn add_sent_bytes(&self, n: u64) {
+        self.store.inc(Metric::RemoteWriteSentBytes, &[], n as f64);
+    }
+
     /// Samples waiting.
-    pub queue_samples: G,
+    pub fn set_queue_samples(&self, n: usize) {
+        self.store.set(Metric::RemoteWriteQueue, &[], n as f64);
+    }
+
     /// Unix time of the last accepted batch.
-    pub last_success: G,
+    pub fn set_last_success(&self, unix_seconds: f64) {
+        self.store
+            .set(Metric::RemoteWriteLastSuccess, &[], unix_seconds);
+    }
 }
 
 /// Agent identity labels.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
 pub struct AgentInfo {
     /// Region.
     pub region: String,
@@ -144,31 +370,12 @@ pub struct AgentInfo {
     pub version: String,
 }
 
-/// The registry and handles of every metric.
+/// The current value of every series.
 #[derive(Debug)]
 pub struct Metrics {
-    registry: Registry,
-    success: Family<TargetTest, G>,
-    duration: Family<TargetTest, G>,
-    last_run: Family<TargetTest, G>,
-    failure_reason: Family<TargetTestReason, G>,
-    download: Family<TargetOnly, G>,
-    upload: Family<TargetOnly, G>,
-    latency: Family<TargetStat, G>,
-    jitter: Family<TargetOnly, G>,
-    tcp_connect: Family<TargetOnly, G>,
-    loaded_latency: Family<TargetOnly, G>,
-    rpm: Family<TargetOnly, G>,
-    loss: Family<TargetOnly, G>,
-    dns: Family<TargetOnly, G>,
-    phases: Family<TargetPhase, G>,
-    bytes_used: Family<TargetTest, Counter>,
-    runs: Family<TargetTestResult, Counter>,
-    budget_remaining: G,
-    agent_info: Family<AgentInfo, G>,
-    reload_ok: G,
-    reload_ts: G,
-    remote_write: RemoteWriteMetrics,
+    store: Arc<Store>,
+    /// The `scope` label of each configured target (see [`Metrics::set_target_scopes`]).
+    scopes: Mutex<BTreeMap<String, Scope>>,
 }
 
 impl Default for Metrics {
@@ -178,353 +385,270 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// Register every metric.
+    /// A store with the label-less series at 0.
     pub fn new() -> Self {
-        let mut r = Registry::default();
-        let m = Metrics {
-            success: Family::default(),
-            duration: Family::default(),
-            last_run: Family::default(),
-            failure_reason: Family::default(),
-            download: Family::default(),
-            upload: Family::default(),
-            latency: Family::default(),
-            jitter: Family::default(),
-            tcp_connect: Family::default(),
-            loaded_latency: Family::default(),
-            rpm: Family::default(),
-            loss: Family::default(),
-            dns: Family::default(),
-            phases: Family::default(),
-            bytes_used: Family::default(),
-            runs: Family::default(),
-            budget_remaining: G::default(),
-            agent_info: Family::default(),
-            reload_ok: G::default(),
-            reload_ts: G::default(),
-            remote_write: RemoteWriteMetrics::default(),
-            registry: Registry::default(),
-        };
-        r.register(
-            "probe_success",
-            "1 if the last run of the test succeeded, else 0",
-            m.success.clone(),
+        let store = Arc::new(Store::default());
+        for m in Metric::ALL {
+            if m.def().labels.is_empty() {
+                store.set(m, &[], 0.0);
+            }
+        }
+        Metrics {
+            store,
+            scopes: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Set the scope of every configured target; its series carry it as the `scope` label.
+    /// A target whose scope changed loses its gauge series (the next run sets them again
+    /// under the new scope), so no series is left with a stale scope; counters stay, like
+    /// those of removed targets, so rates remain continuous. A target not set here (a run
+    /// recorded outside the agent) is `domestic`.
+    pub fn set_target_scopes(&self, targets: impl IntoIterator<Item = (String, Scope)>) {
+        let new: BTreeMap<String, Scope> = targets.into_iter().collect();
+        let old = std::mem::replace(
+            &mut *self.scopes.lock().unwrap_or_else(|p| p.into_inner()),
+            new.clone(),
         );
-        r.register(
-            "probe_duration_seconds",
-            "Duration of the last run in seconds",
-            m.duration.clone(),
-        );
-        r.register(
-            "probe_last_run_timestamp_seconds",
-            "Unix time the last run started",
-            m.last_run.clone(),
-        );
-        r.register(
-            "probe_failure_reason",
-            "1 for the reason of the last failed run (absent after a success)",
-            m.failure_reason.clone(),
-        );
-        r.register(
-            "probe_download_bytes_per_second",
-            "Download goodput (HTTP payload bytes per second after ramp-up)",
-            m.download.clone(),
-        );
-        r.register("probe_upload_bytes_per_second", "Upload goodput (HTTP payload bytes per second after ramp-up, receiver-side where the server reports it)", m.upload.clone());
-        r.register(
-            "probe_latency_seconds",
-            "Idle HTTP round-trip time in seconds",
-            m.latency.clone(),
-        );
-        r.register(
-            "probe_jitter_seconds",
-            "Mean absolute difference of consecutive idle round-trip times in seconds",
-            m.jitter.clone(),
-        );
-        r.register(
-            "probe_tcp_connect_seconds",
-            "Median TCP connect time in seconds",
-            m.tcp_connect.clone(),
-        );
-        r.register(
-            "probe_loaded_latency_seconds",
-            "Median round-trip time during the download in seconds",
-            m.loaded_latency.clone(),
-        );
-        r.register(
-            "probe_responsiveness_rpm",
-            "Round trips per minute under load (60 / loaded latency)",
-            m.rpm.clone(),
-        );
-        r.register(
-            "probe_packet_loss_ratio",
-            "Fraction of UDP echo datagrams lost",
-            m.loss.clone(),
-        );
-        r.register(
-            "probe_dns_lookup_seconds",
-            "DNS lookup time of the target host in seconds",
-            m.dns.clone(),
-        );
-        r.register(
-            "probe_http_phase_seconds",
-            "Duration of each HTTP request phase in seconds",
-            m.phases.clone(),
-        );
-        // prometheus-client appends `_total` to counters.
-        r.register(
-            "probe_bytes_used",
-            "Payload bytes moved by probes",
-            m.bytes_used.clone(),
-        );
-        r.register(
-            "probe_runs",
-            "Probe runs by result (success or failure reason)",
-            m.runs.clone(),
-        );
-        r.register(
-            "probe_data_budget_remaining_bytes",
-            "Bytes left in today's (UTC) data budget",
-            m.budget_remaining.clone(),
-        );
-        r.register(
-            "probe_agent_info",
-            "Agent identity; always 1",
-            m.agent_info.clone(),
-        );
-        r.register(
-            "probe_config_last_reload_successful",
-            "1 if the last configuration (re)load succeeded",
-            m.reload_ok.clone(),
-        );
-        r.register(
-            "probe_config_last_reload_success_timestamp_seconds",
-            "Unix time of the last successful configuration load",
-            m.reload_ts.clone(),
-        );
-        let rw = &m.remote_write;
-        r.register(
-            "probe_remote_write_samples",
-            "Remote-write samples by result: sent (accepted), rejected (4xx), dropped (queue full or shutdown)",
-            rw.samples.clone(),
-        );
-        r.register(
-            "probe_remote_write_requests",
-            "Remote-write requests by result: success, retry (network error, 5xx, 429), rejected (other 4xx)",
-            rw.requests.clone(),
-        );
-        r.register(
-            "probe_remote_write_sent_bytes",
-            "Compressed remote-write request bytes accepted by the receiver",
-            rw.sent_bytes.clone(),
-        );
-        r.register(
-            "probe_remote_write_queue_samples",
-            "Samples waiting in the remote-write queue",
-            rw.queue_samples.clone(),
-        );
-        r.register(
-            "probe_remote_write_last_success_timestamp_seconds",
-            "Unix time of the last batch the remote-write receiver accepted (0: never)",
-            rw.last_success.clone(),
-        );
-        Metrics { registry: r, ..m }
+        for (target, scope) in old {
+            if new.get(&target).is_some_and(|s| *s != scope) {
+                self.forget_target(&target);
+            }
+        }
+    }
+
+    fn scope_of(&self, target: &str) -> Scope {
+        self.scopes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(target)
+            .copied()
+            .unwrap_or_default()
     }
 
     /// Handles of the remote-write self-metrics.
     pub fn remote_write(&self) -> RemoteWriteMetrics {
-        self.remote_write.clone()
+        RemoteWriteMetrics {
+            store: self.store.clone(),
+        }
     }
 
     /// Record one run.
     pub fn record(&self, res: &RunResult) {
-        let tt = TargetTest {
-            target: res.target.clone(),
-            test: res.test.as_str().into(),
-        };
-        let t = TargetOnly {
-            target: res.target.clone(),
-        };
-        self.duration.get_or_create(&tt).set(res.duration_seconds);
-        self.last_run
-            .get_or_create(&tt)
-            .set(res.started_unix_seconds);
-        self.bytes_used.get_or_create(&tt).inc_by(res.bytes_used);
-        self.runs
-            .get_or_create(&TargetTestResult {
-                target: res.target.clone(),
-                test: res.test.as_str().into(),
-                result: res.result_label().into(),
-            })
-            .inc();
-        for r in FailureReason::ALL {
-            self.failure_reason.remove(&TargetTestReason {
-                target: res.target.clone(),
-                test: res.test.as_str().into(),
-                reason: r.as_str().into(),
-            });
+        let (target, test) = (res.target.as_str(), res.test.as_str());
+        let scope_value = self.scope_of(target);
+        let scope = scope_value.as_str();
+        let s = &self.store;
+        s.set(
+            Metric::Duration,
+            &[target, scope, test],
+            res.duration_seconds,
+        );
+        s.set(
+            Metric::LastRun,
+            &[target, scope, test],
+            res.started_unix_seconds,
+        );
+        s.inc(
+            Metric::BytesUsed,
+            &[target, scope, test],
+            res.bytes_used as f64,
+        );
+        s.inc(
+            Metric::Runs,
+            &[target, scope, test, res.result_label()],
+            1.0,
+        );
+        {
+            let mut v = s.lock();
+            for r in FailureReason::ALL {
+                v.remove(&(
+                    Metric::FailureReason,
+                    vec![target.into(), scope.into(), test.into(), r.as_str().into()],
+                ));
+            }
         }
-        let out = match &res.outcome {
+        match &res.outcome {
             Err(e) => {
-                self.success.get_or_create(&tt).set(0.0);
-                self.failure_reason
-                    .get_or_create(&TargetTestReason {
-                        target: res.target.clone(),
-                        test: res.test.as_str().into(),
-                        reason: e.reason.as_str().into(),
-                    })
-                    .set(1.0);
-                return;
+                s.set(Metric::Success, &[target, scope, test], 0.0);
+                s.set(
+                    Metric::FailureReason,
+                    &[target, scope, test, e.reason.as_str()],
+                    1.0,
+                );
             }
-            Ok(o) => o,
-        };
-        self.success.get_or_create(&tt).set(1.0);
-        let set = |f: &Family<TargetOnly, G>, v: Option<f64>| {
-            if let Some(v) = v {
-                f.get_or_create(&t).set(v);
+            Ok(out) => {
+                s.set(Metric::Success, &[target, scope, test], 1.0);
+                let mut v = s.lock();
+                for f in figures(target, scope_value, out) {
+                    v.insert((f.metric, f.label_values), f.value);
+                }
             }
-        };
-        set(&self.download, out.download_bytes_per_second);
-        set(&self.upload, out.upload_bytes_per_second);
-        set(&self.jitter, out.jitter_seconds);
-        set(&self.tcp_connect, out.tcp_connect_seconds);
-        set(&self.loaded_latency, out.loaded_latency_seconds);
-        set(&self.rpm, out.responsiveness_rpm);
-        set(&self.loss, out.packet_loss_ratio);
-        set(&self.dns, out.dns_lookup_seconds);
-        for (stat, v) in [
-            ("min", out.latency_min_seconds),
-            ("median", out.latency_median_seconds),
-        ] {
-            if let Some(v) = v {
-                self.latency
-                    .get_or_create(&TargetStat {
-                        target: res.target.clone(),
-                        stat: stat.into(),
-                    })
-                    .set(v);
-            }
-        }
-        for (phase, v) in &out.http_phases {
-            self.phases
-                .get_or_create(&TargetPhase {
-                    target: res.target.clone(),
-                    phase: phase.as_str().into(),
-                })
-                .set(*v);
         }
     }
 
-    /// Drop every per-target gauge series of a target no longer configured (counters stay so
-    /// rates remain continuous).
-    pub fn forget_target(&self, target: &str) {
-        let t = TargetOnly {
-            target: target.into(),
+    /// The series remote write pushes after `res` was recorded: those labelled with its target
+    /// and test, the figures it set, and the agent-level series; values as `/metrics` shows
+    /// them now.
+    pub fn run_series(&self, res: &RunResult) -> Vec<RunSeries> {
+        let figures: Vec<Series> = match &res.outcome {
+            Ok(o) => figures(&res.target, self.scope_of(&res.target), o),
+            Err(_) => Vec::new(),
         };
-        for f in [
-            &self.download,
-            &self.upload,
-            &self.jitter,
-            &self.tcp_connect,
-            &self.loaded_latency,
-            &self.rpm,
-            &self.loss,
-            &self.dns,
-        ] {
-            f.remove(&t);
-        }
-        for stat in ["min", "median"] {
-            self.latency.remove(&TargetStat {
-                target: target.into(),
-                stat: stat.into(),
-            });
-        }
-        for p in ["dns", "connect", "tls", "ttfb", "transfer"] {
-            self.phases.remove(&TargetPhase {
-                target: target.into(),
-                phase: p.into(),
-            });
-        }
-        for test in TestKind::ALL {
-            let tt = TargetTest {
-                target: target.into(),
-                test: test.as_str().into(),
-            };
-            self.success.remove(&tt);
-            self.duration.remove(&tt);
-            self.last_run.remove(&tt);
-            for r in FailureReason::ALL {
-                self.failure_reason.remove(&TargetTestReason {
-                    target: target.into(),
-                    test: test.as_str().into(),
-                    reason: r.as_str().into(),
-                });
+        let mut out = Vec::new();
+        for series in self.snapshot() {
+            let per_run = series.label("target") == Some(res.target.as_str())
+                && match series.label("test") {
+                    Some(t) => t == res.test.as_str(),
+                    None => figures.iter().any(|f| {
+                        f.metric == series.metric && f.label_values == series.label_values
+                    }),
+                };
+            if per_run || series.metric.is_agent_level() {
+                out.push(RunSeries { series, per_run });
             }
         }
+        out
+    }
+
+    /// Drop every gauge series of a target no longer configured (counters stay so rates
+    /// remain continuous).
+    pub fn forget_target(&self, target: &str) {
+        self.store.lock().retain(|(metric, labels), _| {
+            let def = metric.def();
+            def.kind == Kind::Counter
+                || def.labels.first() != Some(&"target")
+                || labels[0] != target
+        });
     }
 
     /// Set the agent identity (replacing any previous one).
     pub fn set_agent_info(&self, info: AgentInfo) {
-        self.agent_info.clear();
-        self.agent_info.get_or_create(&info).set(1.0);
+        self.store
+            .lock()
+            .retain(|(m, _), _| *m != Metric::AgentInfo);
+        self.store.set(
+            Metric::AgentInfo,
+            &[
+                &info.region,
+                &info.site,
+                &info.latitude,
+                &info.longitude,
+                &info.isp,
+                &info.version,
+            ],
+            1.0,
+        );
     }
 
     /// Record a configuration (re)load.
     pub fn set_reload(&self, ok: bool, unix_seconds: f64) {
-        self.reload_ok.set(if ok { 1.0 } else { 0.0 });
+        self.store
+            .set(Metric::ReloadSuccessful, &[], if ok { 1.0 } else { 0.0 });
         if ok {
-            self.reload_ts.set(unix_seconds);
+            self.store.set(Metric::ReloadTimestamp, &[], unix_seconds);
         }
     }
 
     /// Set the remaining daily budget.
     pub fn set_budget_remaining(&self, bytes: u64) {
-        self.budget_remaining.set(bytes as f64);
+        self.store.set(Metric::BudgetRemaining, &[], bytes as f64);
     }
 
-    /// OpenMetrics text exposition.
+    /// Every series, in table order then label order.
+    pub fn snapshot(&self) -> Vec<Series> {
+        self.store
+            .lock()
+            .iter()
+            .map(|((metric, label_values), value)| Series {
+                metric: *metric,
+                label_values: label_values.clone(),
+                value: *value,
+            })
+            .collect()
+    }
+
+    /// OpenMetrics 1.0 text exposition.
     pub fn encode_openmetrics(&self) -> String {
-        let mut s = String::new();
-        encode(&mut s, &self.registry).expect("writing to a String cannot fail");
+        let mut s = encode(&self.snapshot(), Format::OpenMetrics);
+        s.push_str("# EOF\n");
         s
     }
 
-    /// Classic Prometheus text format (0.0.4), converted from the OpenMetrics exposition:
-    /// counter families are named with their `_total` suffix and `# EOF` is dropped.
+    /// Classic Prometheus text format (0.0.4).
     pub fn encode_text(&self) -> String {
-        openmetrics_to_text(&self.encode_openmetrics())
+        encode(&self.snapshot(), Format::Text)
     }
 }
 
-/// Convert an OpenMetrics text exposition without exemplars, units or created samples into the
-/// classic text format.
-pub fn openmetrics_to_text(om: &str) -> String {
-    let mut counters = std::collections::HashSet::new();
-    for line in om.lines() {
-        if let Some(rest) = line.strip_prefix("# TYPE ") {
-            if let Some(name) = rest.strip_suffix(" counter") {
-                counters.insert(name.to_string());
-            }
+#[derive(Clone, Copy, PartialEq)]
+enum Format {
+    Text,
+    OpenMetrics,
+}
+
+/// A sample value as both formats write it: integers without a fraction, `NaN`, `±Inf`.
+pub fn format_value(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 { "+Inf" } else { "-Inf" }.into()
+    } else if v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v}")
+    }
+}
+
+fn escape_label(v: &str, out: &mut String) {
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
         }
     }
-    let mut out = String::with_capacity(om.len());
-    for line in om.lines() {
-        if line == "# EOF" || line.starts_with("# UNIT ") {
-            continue;
-        }
-        let mut handled = false;
-        for kw in ["# HELP ", "# TYPE "] {
-            if let Some(rest) = line.strip_prefix(kw) {
-                let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
-                if counters.contains(name) {
-                    out.push_str(&format!("{kw}{name}_total {tail}\n"));
-                    handled = true;
+}
+
+fn encode(series: &[Series], format: Format) -> String {
+    let mut out = String::with_capacity(series.len() * 80);
+    let mut i = 0;
+    while i < series.len() {
+        let metric = series[i].metric;
+        let def = metric.def();
+        let sample = def.sample_name();
+        let family = match (format, def.kind) {
+            (Format::OpenMetrics, _) | (Format::Text, Kind::Gauge) => def.name.to_string(),
+            (Format::Text, Kind::Counter) => sample.clone(),
+        };
+        let kind = match def.kind {
+            Kind::Gauge => "gauge",
+            Kind::Counter => "counter",
+        };
+        let help = def.help.replace('\\', "\\\\").replace('\n', "\\n");
+        let _ = writeln!(out, "# HELP {family} {help}");
+        let _ = writeln!(out, "# TYPE {family} {kind}");
+        while i < series.len() && series[i].metric == metric {
+            let s = &series[i];
+            out.push_str(&sample);
+            if !s.label_values.is_empty() {
+                out.push('{');
+                for (k, (name, value)) in s.labels().enumerate() {
+                    if k > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(name);
+                    out.push_str("=\"");
+                    escape_label(value, &mut out);
+                    out.push('"');
                 }
+                out.push('}');
             }
-        }
-        if !handled {
-            out.push_str(line);
+            out.push(' ');
+            out.push_str(&format_value(s.value));
             out.push('\n');
+            i += 1;
         }
     }
     out
@@ -533,7 +657,7 @@ pub fn openmetrics_to_text(om: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::probers::ProbeOutput;
+    use crate::probers::TestKind;
     use crate::reason::ProbeError;
 
     fn run(outcome: Result<ProbeOutput, ProbeError>) -> RunResult {
@@ -548,15 +672,29 @@ mod tests {
     }
 
     #[test]
+    fn names_are_unique_and_labelled_in_base_units() {
+        let mut seen = std::collections::HashSet::new();
+        for m in Metric::ALL {
+            let d = m.def();
+            assert!(seen.insert(d.name), "{} twice", d.name);
+            assert!(d.name.starts_with("probe_"));
+            assert!(
+                !d.name.ends_with("_total"),
+                "counters get _total when exposed"
+            );
+        }
+    }
+
+    #[test]
     fn failure_reason_is_replaced_then_cleared() {
         let m = Metrics::new();
         m.record(&run(Err(ProbeError::new(FailureReason::Timeout, "x"))));
         let s = m.encode_text();
         assert!(
-            s.contains(r#"probe_failure_reason{target="t1",test="download",reason="timeout"} 1"#),
+            s.contains(r#"probe_failure_reason{target="t1",scope="domestic",test="download",reason="timeout"} 1"#),
             "{s}"
         );
-        assert!(s.contains(r#"probe_success{target="t1",test="download"} 0"#));
+        assert!(s.contains(r#"probe_success{target="t1",scope="domestic",test="download"} 0"#));
         m.record(&run(Ok(ProbeOutput {
             download_bytes_per_second: Some(1.0e6),
             ..Default::default()
@@ -564,15 +702,71 @@ mod tests {
         let s = m.encode_text();
         assert!(!s.contains("reason=\"timeout\"} 1"), "{s}");
         assert!(
-            s.contains(r#"probe_download_bytes_per_second{target="t1"} 1000000"#),
+            s.contains(r#"probe_download_bytes_per_second{target="t1",scope="domestic"} 1000000"#),
             "{s}"
         );
         assert!(s.contains("# TYPE probe_runs_total counter"), "{s}");
         assert!(
-            s.contains(r#"probe_runs_total{target="t1",test="download",result="success"} 1"#),
+            s.contains(r#"probe_runs_total{target="t1",scope="domestic",test="download",result="success"} 1"#),
             "{s}"
         );
         assert!(!s.contains("# EOF"));
-        assert!(m.encode_openmetrics().ends_with("# EOF\n"));
+        let om = m.encode_openmetrics();
+        assert!(om.ends_with("# EOF\n"));
+        assert!(om.contains("# TYPE probe_runs counter\n"), "{om}");
+        assert!(om.contains("\nprobe_runs_total{"), "{om}");
+    }
+
+    #[test]
+    fn scope_labels_every_target_series_and_a_change_replaces_the_gauges() {
+        let m = Metrics::new();
+        m.set_target_scopes([("t1".to_string(), Scope::International)]);
+        let ok = run(Ok(ProbeOutput {
+            download_bytes_per_second: Some(2.0e6),
+            ..Default::default()
+        }));
+        m.record(&ok);
+        let s = m.encode_text();
+        for line in s.lines().filter(|l| l.contains("target=\"t1\"")) {
+            assert!(line.contains(",scope=\"international\""), "{line}");
+        }
+        assert!(
+            s.contains(
+                r#"probe_download_bytes_per_second{target="t1",scope="international"} 2000000"#
+            ),
+            "{s}"
+        );
+        m.set_target_scopes([("t1".to_string(), Scope::Domestic)]);
+        let s = m.encode_text();
+        assert!(!s.contains("probe_download_bytes_per_second{"), "{s}");
+        assert!(!s.contains("probe_success{"), "{s}");
+        // Counters stay, under the old scope, so rates do not jump.
+        assert!(s.contains(r#"probe_runs_total{target="t1",scope="international",test="download",result="success"} 1"#), "{s}");
+        m.record(&ok);
+        assert!(m
+            .encode_text()
+            .contains(r#"probe_download_bytes_per_second{target="t1",scope="domestic"} 2000000"#));
+    }
+
+    #[test]
+    fn label_values_are_escaped_and_values_formatted() {
+        let m = Metrics::new();
+        m.set_agent_info(AgentInfo {
+            region: "a \"b\"".into(),
+            site: "x\\y\nz".into(),
+            latitude: "1.5".into(),
+            longitude: "2".into(),
+            isp: String::new(),
+            version: "v".into(),
+        });
+        let s = m.encode_text();
+        assert!(
+            s.contains(r#"probe_agent_info{region="a \"b\"",site="x\\y\nz",latitude="1.5",longitude="2",isp="",version="v"} 1"#),
+            "{s}"
+        );
+        assert_eq!(format_value(0.001), "0.001");
+        assert_eq!(format_value(5e9), "5000000000");
+        assert_eq!(format_value(f64::NAN), "NaN");
+        assert_eq!(format_value(f64::NEG_INFINITY), "-Inf");
     }
 }

@@ -55,21 +55,112 @@ pub fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsFileError> {
     })
 }
 
-/// A client TLS configuration trusting the bundled web roots plus an optional extra CA file.
+/// Verifies server certificates against the roots, and also accepts a server whose own
+/// certificate is one of those given in `ca_file`: a self-signed certificate that marks itself a
+/// CA (what `openssl req -x509` makes by default) is refused by WebPKI as an end entity
+/// (`CaUsedAsEndEntity`), yet the operator said to trust exactly it. The host name and the
+/// handshake signature are still checked.
+#[derive(Debug)]
+struct PinningVerifier {
+    inner: Arc<rustls::client::WebPkiServerVerifier>,
+    pinned: Vec<CertificateDer<'static>>,
+    algorithms: rustls::crypto::WebPkiSupportedAlgorithms,
+}
+
+impl rustls::client::danger::ServerCertVerifier for PinningVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &rustls_pki_types::ServerName<'_>,
+        ocsp_response: &[u8],
+        now: rustls_pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        let verdict = self.inner.verify_server_cert(
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        );
+        match verdict {
+            Err(e)
+                if self
+                    .pinned
+                    .iter()
+                    .any(|p| p.as_ref() == end_entity.as_ref()) =>
+            {
+                let cert = webpki::EndEntityCert::try_from(end_entity).map_err(|_| e.clone())?;
+                cert.verify_is_valid_for_subject_name(server_name)
+                    .map_err(|_| e)?;
+                Ok(rustls::client::danger::ServerCertVerified::assertion())
+            }
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+/// A client TLS configuration trusting the bundled web roots plus an optional extra CA file
+/// (whose certificates are also accepted as the server's own, see [`PinningVerifier`]).
 pub fn client_tls_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig, TlsFileError> {
     install_crypto_provider();
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let mut pinned = Vec::new();
     if let Some(path) = ca_file {
         for cert in load_certs(path)? {
-            roots.add(cert).map_err(|e| TlsFileError::Bad {
+            roots.add(cert.clone()).map_err(|e| TlsFileError::Bad {
                 path: path.display().to_string(),
                 what: format!("certificate rejected: {e}"),
             })?;
+            pinned.push(cert);
         }
     }
-    let mut cfg = rustls::ClientConfig::builder()
-        .with_root_certificates(roots)
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let inner = rustls::client::WebPkiServerVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .build()
+    .map_err(|e| TlsFileError::Bad {
+        path: ca_file.map(|p| p.display().to_string()).unwrap_or_default(),
+        what: format!("cannot build a certificate verifier: {e}"),
+    })?;
+    let verifier = PinningVerifier {
+        inner,
+        pinned,
+        algorithms: provider.signature_verification_algorithms,
+    };
+    let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsFileError::Bad {
+            path: String::new(),
+            what: format!("TLS versions: {e}"),
+        })?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
         .with_no_client_auth();
     // Throughput tests need one TCP flow per stream, so never negotiate HTTP/2 multiplexing.
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
@@ -136,7 +227,11 @@ impl Resolver {
             }
             Resolver::Server(server) => crate::dns::resolve(*server, bare, timeout)
                 .await
-                .map_err(|e| ProbeError::new(FailureReason::Dns, e.to_string()))?
+                .map_err(|e| {
+                    let mut pe = ProbeError::from_error(&format!("resolving {host}"), &e);
+                    pe.reason = FailureReason::Dns;
+                    pe
+                })?
                 .into_iter()
                 .map(|ip| SocketAddr::new(ip, port))
                 .collect(),

@@ -7,12 +7,12 @@ use std::time::Duration;
 use reqwest::Url;
 use serde_json::json;
 
+pub use crate::detect::{detect, find_librespeed, Detected};
 use crate::endpoint::{Endpoints, ServerKind};
 use crate::net::{client_tls_config, Resolver};
 use crate::probers::{prober_for, ProbeContext, ProbeSettings, TestKind};
 use crate::reason::ProbeError;
 use crate::runner::{self, RunResult};
-use crate::serve::ServerInfo;
 
 /// Options of a one-off run.
 #[derive(Debug, Clone)]
@@ -21,7 +21,8 @@ pub struct RunOptions {
     pub server: Url,
     /// Force a server kind instead of detecting it.
     pub kind: Option<ServerKind>,
-    /// Tests to run, in order.
+    /// Tests to run, in order; empty: those of [`DEFAULT_TESTS`] the server's kind supports
+    /// (an ndt7 server: download and upload, it has no separate latency test).
     pub tests: Vec<TestKind>,
     /// Download/upload duration including the grace period.
     pub duration: Duration,
@@ -37,39 +38,35 @@ pub struct RunOptions {
     pub resolver: Resolver,
 }
 
-/// Ask `/info` whether the server is a `probe serve`; anything else is treated as LibreSpeed.
-pub async fn detect_kind(ctx: &ProbeContext) -> ServerKind {
-    let Ok((client, _, _)) = ctx.client().await else {
-        return ServerKind::Librespeed;
-    };
-    let Ok(url) = ctx.endpoints.base.join("info") else {
-        return ServerKind::Librespeed;
-    };
-    let fut = async {
-        let mut r = client.get(url).send().await.ok()?;
-        if !r.status().is_success() {
-            return None;
-        }
-        let body = crate::net::read_bounded(&mut r, 64 << 10).await.ok()?;
-        let info: ServerInfo = serde_json::from_slice(&body).ok()?;
-        (info.server == "probe").then_some(ServerKind::Probe)
-    };
-    tokio::time::timeout(Duration::from_secs(5), fut)
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or(ServerKind::Librespeed)
+/// What `probe run` measures when no tests are named, in this order.
+pub const DEFAULT_TESTS: [TestKind; 4] = [
+    TestKind::Latency,
+    TestKind::Download,
+    TestKind::Upload,
+    TestKind::Loss,
+];
+
+/// The outcome of a one-off run.
+#[derive(Debug)]
+pub struct Report {
+    /// Detected or given kind; `None` when detection failed (then every test failed with its
+    /// reason).
+    pub kind: Option<ServerKind>,
+    /// How the kind was decided.
+    pub why: String,
+    /// One result per test run.
+    pub results: Vec<RunResult>,
 }
 
 /// Run the tests; failures are results, not errors.
-pub async fn run(opts: &RunOptions) -> Result<(ServerKind, Vec<RunResult>), ProbeError> {
+pub async fn run(opts: &RunOptions) -> Result<Report, ProbeError> {
     let tls = Arc::new(
         client_tls_config(opts.ca_file.as_deref())
             .map_err(|e| ProbeError::new(crate::FailureReason::Tls, e.to_string()))?,
     );
     let mut ctx = ProbeContext {
         target: opts.server.host_str().unwrap_or("server").to_string(),
-        endpoints: Endpoints::new(ServerKind::Probe, opts.server.clone()),
+        endpoints: Endpoints::new(opts.kind.unwrap_or(ServerKind::Probe), opts.server.clone()),
         tls,
         resolver: opts.resolver.clone(),
         settings: ProbeSettings {
@@ -81,16 +78,71 @@ pub async fn run(opts: &RunOptions) -> Result<(ServerKind, Vec<RunResult>), Prob
         byte_cap: opts.max_bytes,
         bytes_used: Default::default(),
     };
-    let kind = match opts.kind {
-        Some(k) => k,
-        None => detect_kind(&ctx).await,
+    let detected = match opts.kind {
+        Some(ServerKind::Librespeed) => match ctx.client().await {
+            Ok((client, _, _)) => {
+                find_librespeed(&client, &opts.server)
+                    .await
+                    .map(|(endpoints, why)| Detected {
+                        kind: ServerKind::Librespeed,
+                        endpoints,
+                        why: format!("--kind librespeed; {why}"),
+                    })
+            }
+            Err(e) => Err(e),
+        },
+        Some(kind) => Ok(Detected {
+            kind,
+            endpoints: Endpoints::new(kind, opts.server.clone()),
+            why: format!("--kind {}", kind.as_str()),
+        }),
+        None => detect(&ctx).await,
     };
-    ctx.endpoints = Endpoints::new(kind, opts.server.clone());
-    let mut results = Vec::new();
-    for &test in &opts.tests {
-        if !crate::config::supports(kind, test) {
-            continue;
+    let detected = match detected {
+        Ok(d) => d,
+        Err(e) => {
+            let tests = if opts.tests.is_empty() {
+                &DEFAULT_TESTS[..]
+            } else {
+                &opts.tests[..]
+            };
+            let results = tests
+                .iter()
+                .map(|&test| RunResult::failed(&ctx.target, test, e.clone()))
+                .collect();
+            return Ok(Report {
+                kind: None,
+                why: e.message.clone(),
+                results,
+            });
         }
+    };
+    ctx.endpoints = detected.endpoints.clone();
+    let kind = detected.kind;
+    let tests: Vec<TestKind> = if opts.tests.is_empty() {
+        DEFAULT_TESTS
+            .into_iter()
+            .filter(|&t| prober_for(t, kind).is_some())
+            .collect()
+    } else {
+        opts.tests.clone()
+    };
+    let mut results = Vec::new();
+    for &test in &tests {
+        let Some(prober) = prober_for(test, kind) else {
+            results.push(RunResult::failed(
+                &ctx.target,
+                test,
+                ProbeError::new(
+                    crate::FailureReason::Protocol,
+                    format!(
+                        "the {test} test is not supported by {} servers",
+                        kind.as_str()
+                    ),
+                ),
+            ));
+            continue;
+        };
         let mut c = ctx.clone();
         if test == TestKind::Upload {
             c.settings.streams = opts.streams.saturating_sub(1).max(1);
@@ -99,9 +151,13 @@ pub async fn run(opts: &RunOptions) -> Result<(ServerKind, Vec<RunResult>), Prob
             TestKind::Download | TestKind::Upload => opts.duration + Duration::from_secs(15),
             _ => Duration::from_secs(15),
         };
-        results.push(runner::run(prober_for(test), &c, timeout).await);
+        results.push(runner::run(prober, &c, timeout).await);
     }
-    Ok((kind, results))
+    Ok(Report {
+        kind: Some(kind),
+        why: detected.why,
+        results,
+    })
 }
 
 fn ms(s: f64) -> String {
@@ -113,9 +169,10 @@ fn rate(bps: f64) -> String {
 }
 
 /// A human-readable table.
-pub fn format_table(server: &Url, kind: ServerKind, results: &[RunResult]) -> String {
-    let mut s = format!("Server    {server} ({kind:?})\n");
-    for r in results {
+pub fn format_table(server: &Url, report: &Report) -> String {
+    let kind = report.kind.map_or("undetected", ServerKind::as_str);
+    let mut s = format!("Server    {server} ({kind}: {})\n", report.why);
+    for r in &report.results {
         let line = match &r.outcome {
             Err(e) => format!("FAILED ({}): {}", e.reason, e.message),
             Ok(o) => match r.test {
@@ -164,8 +221,9 @@ pub fn format_table(server: &Url, kind: ServerKind, results: &[RunResult]) -> St
 }
 
 /// JSON report.
-pub fn to_json(server: &Url, kind: ServerKind, results: &[RunResult]) -> serde_json::Value {
-    let rs: Vec<serde_json::Value> = results
+pub fn to_json(server: &Url, report: &Report) -> serde_json::Value {
+    let rs: Vec<serde_json::Value> = report
+        .results
         .iter()
         .map(|r| {
             let mut v = json!({
@@ -190,5 +248,10 @@ pub fn to_json(server: &Url, kind: ServerKind, results: &[RunResult]) -> serde_j
             v
         })
         .collect();
-    json!({ "server": server.as_str(), "kind": kind, "results": rs })
+    json!({
+        "server": server.as_str(),
+        "kind": report.kind,
+        "kind_detection": report.why,
+        "results": rs,
+    })
 }

@@ -4,8 +4,10 @@ use std::error::Error as StdError;
 use std::io;
 
 /// Why a probe run failed. The set is closed so label cardinality stays bounded.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
+///
+/// The one list of reasons: `--json` output, the `reason`/`result` labels and the README all
+/// use [`FailureReason::as_str`] (serialization goes through it too).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum FailureReason {
     /// The run's timeout budget ran out.
     Timeout,
@@ -25,6 +27,9 @@ pub enum FailureReason {
     Protocol,
     /// Transfer stopped making progress.
     Stalled,
+    /// The measurement window carried fewer bytes than the test's `min_bytes` (or none), or
+    /// the transfer ended before a window after the ramp-up.
+    NoData,
     /// The per-test byte cap was reached before a measurement was possible.
     ByteCap,
     /// The daily data budget does not cover the test.
@@ -35,7 +40,7 @@ pub enum FailureReason {
 
 impl FailureReason {
     /// Every reason, in label order.
-    pub const ALL: [FailureReason; 12] = [
+    pub const ALL: [FailureReason; 13] = [
         FailureReason::Timeout,
         FailureReason::ConnectionRefused,
         FailureReason::Unreachable,
@@ -45,6 +50,7 @@ impl FailureReason {
         FailureReason::HttpStatus,
         FailureReason::Protocol,
         FailureReason::Stalled,
+        FailureReason::NoData,
         FailureReason::ByteCap,
         FailureReason::BudgetExhausted,
         FailureReason::Io,
@@ -62,10 +68,17 @@ impl FailureReason {
             FailureReason::HttpStatus => "http_status",
             FailureReason::Protocol => "protocol",
             FailureReason::Stalled => "stalled",
+            FailureReason::NoData => "no_data",
             FailureReason::ByteCap => "byte_cap",
             FailureReason::BudgetExhausted => "budget_exhausted",
             FailureReason::Io => "io_error",
         }
+    }
+}
+
+impl serde::Serialize for FailureReason {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 
@@ -130,8 +143,9 @@ pub fn classify_io(e: &io::Error) -> Option<FailureReason> {
         K::AddrNotAvailable => FailureReason::Unreachable,
         K::InvalidData => FailureReason::Protocol,
         _ => match e.raw_os_error() {
-            // EHOSTUNREACH, ENETUNREACH, EHOSTDOWN, ENETDOWN on Linux.
-            Some(113) | Some(101) | Some(112) | Some(100) => FailureReason::Unreachable,
+            Some(libc::EHOSTUNREACH | libc::ENETUNREACH | libc::EHOSTDOWN | libc::ENETDOWN) => {
+                FailureReason::Unreachable
+            }
             _ => return None,
         },
     };
@@ -141,6 +155,10 @@ pub fn classify_io(e: &io::Error) -> Option<FailureReason> {
 /// Walk an error's source chain and pick the most specific reason.
 pub fn classify(err: &(dyn StdError + 'static)) -> FailureReason {
     let mut found: Option<FailureReason> = None;
+    // A connect error on an https URL that no I/O error explains happened in the handshake
+    // (reqwest flattens rustls' error into text, e.g. "received corrupt message" when the
+    // port speaks plain HTTP).
+    let mut https_connect = false;
     let mut cur: Option<&(dyn StdError + 'static)> = Some(err);
     while let Some(e) = cur {
         if e.downcast_ref::<rustls::Error>().is_some() {
@@ -164,6 +182,9 @@ pub fn classify(err: &(dyn StdError + 'static)) -> FailureReason {
             }
         }
         if let Some(r) = e.downcast_ref::<reqwest::Error>() {
+            if r.is_connect() && r.url().is_some_and(|u| u.scheme() == "https") {
+                https_connect = true;
+            }
             if r.is_timeout() {
                 found = found.or(Some(FailureReason::Timeout));
             } else if r.is_decode() {
@@ -173,6 +194,9 @@ pub fn classify(err: &(dyn StdError + 'static)) -> FailureReason {
             }
         }
         cur = e.source();
+    }
+    if found.is_none() && https_connect {
+        return FailureReason::Tls;
     }
     found.unwrap_or_else(|| {
         // Some layers (reqwest's connector) flatten their causes into messages, so fall back to
@@ -216,10 +240,18 @@ mod tests {
     }
 
     #[test]
+    fn json_uses_the_label_values() {
+        for r in FailureReason::ALL {
+            assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
+        }
+        assert_eq!(serde_json::to_value(FailureReason::Io).unwrap(), "io_error");
+    }
+
+    #[test]
     fn io_kinds_map_to_reasons() {
         let e = io::Error::from(io::ErrorKind::ConnectionRefused);
         assert_eq!(classify(&e), FailureReason::ConnectionRefused);
-        let e = io::Error::from_raw_os_error(113);
+        let e = io::Error::from_raw_os_error(libc::EHOSTUNREACH);
         assert_eq!(classify(&e), FailureReason::Unreachable);
         let e = io::Error::from(io::ErrorKind::ConnectionReset);
         assert_eq!(classify(&e), FailureReason::ConnectionReset);

@@ -29,7 +29,7 @@ use reqwest::Url;
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
-use crate::metrics::{RemoteWriteMetrics, ResultOnly};
+use crate::metrics::{RemoteWriteMetrics, RunSeries, Series};
 use crate::net::ClientTls;
 use crate::runner::{unix_now, RunResult};
 
@@ -126,6 +126,8 @@ pub struct RemoteWriteConfig {
     pub retry_backoff_max: Duration,
     /// Labels added to every series: `job`, `instance` and the configured extra labels.
     pub labels: BTreeMap<String, String>,
+    /// Extra headers on every request (`[remote_write.headers]`), e.g. a tenant id.
+    pub headers: reqwest::header::HeaderMap,
 }
 
 /// A series' full label set, sorted by name (so `__name__` comes first: every other name
@@ -230,10 +232,9 @@ impl RemoteWriter {
         lock(&self.shared.queue).samples.len()
     }
 
-    /// Queue the series of one measurement. `exposition` is the classic-text `/metrics`
-    /// output taken right after the result was recorded.
-    pub fn enqueue_run(&self, exposition: &str, res: &RunResult) {
-        let selected = select_series(exposition, res);
+    /// Queue the series of one measurement: [`crate::metrics::Metrics::run_series`] taken
+    /// right after the result was recorded.
+    pub fn enqueue_run(&self, selected: Vec<RunSeries>, res: &RunResult) {
         let cfg = lock(&self.shared.config).clone();
         let mut q = lock(&self.shared.queue);
         let now_ms = (unix_now() * 1000.0).round() as i64;
@@ -243,12 +244,12 @@ impl RemoteWriter {
         let mut current = Vec::new();
         let mut new_samples = Vec::with_capacity(selected.len() + 4);
         for s in selected {
-            let labels = full_labels(&s.name, s.labels, &cfg.labels);
+            let labels = full_labels(&s.series, &cfg.labels);
             let series = q.intern(labels);
             if s.per_run {
                 current.push(series.clone());
             }
-            new_samples.push((series, s.value));
+            new_samples.push((series, s.series.value));
         }
         let before = q.previous.insert(key, current.clone()).unwrap_or_default();
         for old in before {
@@ -279,14 +280,14 @@ impl RemoteWriter {
             );
             self.count("dropped", dropped);
         }
-        self.shared.metrics.queue_samples.set(len as f64);
+        self.shared.metrics.set_queue_samples(len);
         if len >= cfg.max_samples_per_batch {
             self.shared.wake.notify_one();
         }
     }
 
     fn count(&self, result: &str, n: u64) {
-        count(&self.shared.metrics, result, n);
+        self.shared.metrics.count_samples(result, n);
     }
 
     /// Stop the sender: flush what the receiver accepts within `within`, count the rest as
@@ -314,194 +315,27 @@ impl RemoteWriter {
             );
             self.count("dropped", left as u64);
         }
-        self.shared.metrics.queue_samples.set(0.0);
+        self.shared.metrics.set_queue_samples(0);
     }
-}
-
-fn count(m: &RemoteWriteMetrics, result: &str, n: u64) {
-    m.samples
-        .get_or_create(&ResultOnly {
-            result: result.into(),
-        })
-        .inc_by(n);
-}
-
-fn count_request(m: &RemoteWriteMetrics, result: &str) {
-    m.requests
-        .get_or_create(&ResultOnly {
-            result: result.into(),
-        })
-        .inc();
 }
 
 /// `__name__`, the series' own labels and the configured labels. On a clash the configured
 /// label wins and the series' own one becomes `exported_<name>`, exactly what a scrape with
 /// `honor_labels: false` does (e.g. `region` of `probe_agent_info`), so pushed and scraped
 /// series look the same.
-fn full_labels(
-    name: &str,
-    own: Vec<(String, String)>,
-    extra: &BTreeMap<String, String>,
-) -> SeriesLabels {
-    let mut v: SeriesLabels = Vec::with_capacity(own.len() + extra.len() + 1);
-    v.push(("__name__".into(), name.into()));
-    for (k, val) in own {
-        if extra.contains_key(&k) {
-            v.push((format!("exported_{k}"), val));
+fn full_labels(series: &Series, extra: &BTreeMap<String, String>) -> SeriesLabels {
+    let mut v: SeriesLabels = Vec::with_capacity(series.label_values.len() + extra.len() + 1);
+    v.push(("__name__".into(), series.metric.def().sample_name()));
+    for (k, val) in series.labels() {
+        if extra.contains_key(k) {
+            v.push((format!("exported_{k}"), val.to_string()));
         } else {
-            v.push((k, val));
+            v.push((k.to_string(), val.to_string()));
         }
     }
     v.extend(extra.iter().map(|(k, val)| (k.clone(), val.clone())));
     v.sort_by(|a, b| a.0.cmp(&b.0));
     v
-}
-
-/// One series picked from the exposition.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Selected {
-    /// Metric name.
-    pub name: String,
-    /// Labels as exposed.
-    pub labels: Vec<(String, String)>,
-    /// Value.
-    pub value: f64,
-    /// Belongs to the run's target and test (tracked for staleness), not agent-level.
-    pub per_run: bool,
-}
-
-/// Agent-level series sent with every measurement so receivers can join on them.
-const AGENT_LEVEL: [&str; 4] = [
-    "probe_agent_info",
-    "probe_data_budget_remaining_bytes",
-    // Pushed too, so ProbeConfigReloadFailed and the reload panels work for agents behind NAT.
-    "probe_config_last_reload_successful",
-    "probe_config_last_reload_success_timestamp_seconds",
-];
-
-/// Figure metrics (labelled by target only) this run set.
-fn figure_metrics(res: &RunResult) -> Vec<&'static str> {
-    let Ok(o) = &res.outcome else {
-        return Vec::new();
-    };
-    let mut v = Vec::new();
-    for (set, name) in [
-        (
-            o.download_bytes_per_second,
-            "probe_download_bytes_per_second",
-        ),
-        (o.upload_bytes_per_second, "probe_upload_bytes_per_second"),
-        (o.latency_median_seconds, "probe_latency_seconds"),
-        (o.jitter_seconds, "probe_jitter_seconds"),
-        (o.tcp_connect_seconds, "probe_tcp_connect_seconds"),
-        (o.loaded_latency_seconds, "probe_loaded_latency_seconds"),
-        (o.responsiveness_rpm, "probe_responsiveness_rpm"),
-        (o.packet_loss_ratio, "probe_packet_loss_ratio"),
-        (o.dns_lookup_seconds, "probe_dns_lookup_seconds"),
-    ] {
-        if set.is_some() {
-            v.push(name);
-        }
-    }
-    if o.latency_min_seconds.is_some() && !v.contains(&"probe_latency_seconds") {
-        v.push("probe_latency_seconds");
-    }
-    if !o.http_phases.is_empty() {
-        v.push("probe_http_phase_seconds");
-    }
-    v
-}
-
-/// The series of one run in a classic-text exposition: those labelled with its target and
-/// test, the target-only figures it set, and the agent-level series.
-pub fn select_series(exposition: &str, res: &RunResult) -> Vec<Selected> {
-    let figures = figure_metrics(res);
-    let test = res.test.as_str();
-    let mut out = Vec::new();
-    for line in exposition.lines() {
-        let Some((name, labels, value)) = parse_sample_line(line) else {
-            continue;
-        };
-        let get = |k: &str| labels.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-        let per_run = get("target") == Some(res.target.as_str())
-            && match get("test") {
-                Some(t) => t == test,
-                None => figures.contains(&name.as_str()),
-            };
-        if per_run || AGENT_LEVEL.contains(&name.as_str()) {
-            out.push(Selected {
-                name,
-                labels,
-                value,
-                per_run,
-            });
-        }
-    }
-    out
-}
-
-/// Metric name, labels in exposition order, value.
-pub type ExposedSample = (String, Vec<(String, String)>, f64);
-
-/// Parse `name{a="b",...} value` (classic text format; comments and blank lines give `None`).
-pub fn parse_sample_line(line: &str) -> Option<ExposedSample> {
-    let line = line.trim();
-    if line.is_empty() || line.starts_with('#') {
-        return None;
-    }
-    let name_end = line.find(['{', ' '])?;
-    let name = line[..name_end].to_string();
-    let mut rest = &line[name_end..];
-    let mut labels = Vec::new();
-    if let Some(r) = rest.strip_prefix('{') {
-        let mut chars = r.char_indices().peekable();
-        let mut end = None;
-        loop {
-            // Label name up to `=`.
-            while chars.peek().is_some_and(|(_, c)| *c == ',' || *c == ' ') {
-                chars.next();
-            }
-            match chars.peek() {
-                Some((i, '}')) => {
-                    end = Some(*i);
-                    break;
-                }
-                None => break,
-                _ => {}
-            }
-            let mut key = String::new();
-            for (_, c) in chars.by_ref() {
-                if c == '=' {
-                    break;
-                }
-                key.push(c);
-            }
-            if chars.next().map(|(_, c)| c) != Some('"') {
-                return None;
-            }
-            let mut val = String::new();
-            loop {
-                match chars.next()?.1 {
-                    '\\' => match chars.next()?.1 {
-                        'n' => val.push('\n'),
-                        c => val.push(c),
-                    },
-                    '"' => break,
-                    c => val.push(c),
-                }
-            }
-            labels.push((key.trim().to_string(), val));
-        }
-        rest = &r[end? + 1..];
-    }
-    let v = rest.split_whitespace().next()?;
-    let value = match v {
-        "NaN" => f64::NAN,
-        "+Inf" => f64::INFINITY,
-        "-Inf" => f64::NEG_INFINITY,
-        _ => v.parse().ok()?,
-    };
-    Some((name, labels, value))
 }
 
 /// Build the compressed request body of a batch: samples grouped per series, in queue order.
@@ -524,6 +358,10 @@ pub fn encode_batch<'a>(
             });
             req.timeseries.len() - 1
         });
+        // proto3 leaves a `double` equal to 0.0 off the wire, and -0.0 == 0.0: a -0.0 would
+        // arrive as +0.0 anyway, so it is sent as +0.0 on purpose (same number to Prometheus),
+        // and the body decodes to exactly the samples given. Found by the fuzz target.
+        let value = if value == 0.0 { 0.0 } else { value };
         req.timeseries[i].samples.push(Sample { value, timestamp });
     }
     let raw = req.encode_to_vec();
@@ -561,6 +399,7 @@ async fn post(
         .header("Content-Encoding", "snappy")
         .header("Content-Type", "application/x-protobuf")
         .header("X-Prometheus-Remote-Write-Version", "0.1.0")
+        .headers(cfg.headers.clone())
         .body(body);
     match &cfg.auth {
         Some(RemoteWriteAuth::Basic { username, password }) => {
@@ -639,27 +478,26 @@ async fn sender(shared: Arc<Shared>) {
             match post(http, &cfg, body).await {
                 Ok(()) => {
                     let removed = lock(&shared.queue).commit(up_to_seq);
-                    count(&shared.metrics, "sent", n as u64);
-                    count_request(&shared.metrics, "success");
-                    shared.metrics.sent_bytes.inc_by(bytes);
-                    shared.metrics.last_success.set(unix_now());
+                    shared.metrics.count_samples("sent", n as u64);
+                    shared.metrics.count_request("success");
+                    shared.metrics.add_sent_bytes(bytes);
+                    shared.metrics.set_last_success(unix_now());
                     tracing::debug!(samples = n, removed, bytes, "remote_write batch sent");
                     backoff = None;
                 }
                 Err(SendError::Rejected(msg)) => {
                     lock(&shared.queue).commit(up_to_seq);
-                    count(&shared.metrics, "rejected", n as u64);
-                    count_request(&shared.metrics, "rejected");
+                    shared.metrics.count_samples("rejected", n as u64);
+                    shared.metrics.count_request("rejected");
                     tracing::error!(samples = n, "remote_write batch rejected, dropped: {msg}");
                 }
                 Err(SendError::Retry(msg, retry_after)) => {
-                    count_request(&shared.metrics, "retry");
+                    shared.metrics.count_request("retry");
                     if stopping {
                         tracing::warn!("remote_write: receiver unavailable at shutdown: {msg}");
                         shared
                             .metrics
-                            .queue_samples
-                            .set(lock(&shared.queue).samples.len() as f64);
+                            .set_queue_samples(lock(&shared.queue).samples.len());
                         return;
                     }
                     let b = backoff
@@ -682,8 +520,7 @@ async fn sender(shared: Arc<Shared>) {
             }
             shared
                 .metrics
-                .queue_samples
-                .set(lock(&shared.queue).samples.len() as f64);
+                .set_queue_samples(lock(&shared.queue).samples.len());
         }
         if *stop.borrow() {
             return;
@@ -694,6 +531,24 @@ async fn sender(shared: Arc<Shared>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The fuzz target's crash (remote_write_encoder, -0.0 came back as +0.0): the body
+    /// decodes to exactly the values encoded, a negative zero as +0.0, NaN payloads kept.
+    #[test]
+    fn negative_zero_and_nan_payloads_round_trip() {
+        let labels: Vec<(String, String)> = vec![("__name__".into(), "m".into())];
+        let values = [-0.0, 0.0, f64::from_bits(STALE_NAN_BITS), -1.5];
+        let body = encode_batch(values.iter().map(|v| (&labels[..], *v, 7)));
+        let raw = snap::raw::Decoder::new().decompress_vec(&body).unwrap();
+        let req = WriteRequest::decode(&raw[..]).unwrap();
+        let got: Vec<u64> = req.timeseries[0]
+            .samples
+            .iter()
+            .map(|s| s.value.to_bits())
+            .collect();
+        assert_eq!(got, [0, 0, STALE_NAN_BITS, (-1.5f64).to_bits()]);
+    }
+    use crate::metrics::Metric;
     use crate::probers::{ProbeOutput, TestKind};
     use crate::reason::{FailureReason, ProbeError};
 
@@ -706,29 +561,6 @@ mod tests {
             bytes_used: 10,
             outcome,
         }
-    }
-
-    #[test]
-    fn parses_text_lines_with_escapes() {
-        let (n, l, v) =
-            parse_sample_line(r#"probe_agent_info{region="a \"b\"",site="x\\y\nz"} 1"#).unwrap();
-        assert_eq!(n, "probe_agent_info");
-        assert_eq!(
-            l,
-            vec![
-                ("region".to_string(), "a \"b\"".to_string()),
-                ("site".to_string(), "x\\y\nz".to_string())
-            ]
-        );
-        assert_eq!(v, 1.0);
-        assert_eq!(
-            parse_sample_line("probe_data_budget_remaining_bytes 5e9")
-                .unwrap()
-                .2,
-            5e9
-        );
-        assert!(parse_sample_line("# HELP x y").is_none());
-        assert!(parse_sample_line("x{a=\"1\"} NaN").unwrap().2.is_nan());
     }
 
     #[test]
@@ -755,8 +587,11 @@ mod tests {
             }),
         ));
         m.record(&run("t2", TestKind::Latency, Ok(ProbeOutput::default())));
-        let sel = select_series(&m.encode_text(), &lat);
-        let names: HashSet<String> = sel.iter().map(|s| s.name.clone()).collect();
+        let sel = m.run_series(&lat);
+        let names: HashSet<String> = sel
+            .iter()
+            .map(|s| s.series.metric.def().sample_name())
+            .collect();
         for want in [
             "probe_success",
             "probe_duration_seconds",
@@ -772,10 +607,11 @@ mod tests {
         }
         assert!(!names.contains("probe_download_bytes_per_second"));
         for s in &sel {
+            let labels: Vec<(&str, &str)> = s.series.labels().collect();
             if s.per_run {
-                assert!(s.labels.contains(&("target".into(), "t1".into())), "{s:?}");
+                assert!(labels.contains(&("target", "t1")), "{s:?}");
             }
-            assert!(!s.labels.contains(&("test".into(), "download".into())));
+            assert!(!labels.contains(&("test", "download")));
         }
     }
 
@@ -786,27 +622,36 @@ mod tests {
             .map(|(a, b)| (a.to_string(), b.to_string()))
             .collect();
         let l = full_labels(
-            "probe_success",
-            vec![
-                ("target".into(), "t1".into()),
-                ("test".into(), "dns".into()),
-            ],
+            &Series {
+                metric: Metric::Success,
+                label_values: vec!["t1".into(), "domestic".into(), "dns".into()],
+                value: 1.0,
+            },
             &extra,
         );
         let names: Vec<&str> = l.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(names, ["__name__", "instance", "job", "target", "test"]);
+        assert_eq!(
+            names,
+            ["__name__", "instance", "job", "scope", "target", "test"]
+        );
         let info = full_labels(
-            "probe_agent_info",
-            vec![("region".into(), "Tashkent".into())],
+            &Series {
+                metric: Metric::AgentInfo,
+                label_values: ["Tashkent", "s", "1", "2", "isp", "v"]
+                    .map(String::from)
+                    .to_vec(),
+                value: 1.0,
+            },
             &[("region".to_string(), "UZ-TK".to_string())].into(),
         );
         assert_eq!(
-            info[1..],
+            info[1..3],
             [
                 ("exported_region".to_string(), "Tashkent".to_string()),
-                ("region".to_string(), "UZ-TK".to_string())
+                ("isp".to_string(), "isp".to_string()),
             ]
         );
+        assert!(info.contains(&("region".to_string(), "UZ-TK".to_string())));
         let body = encode_batch([(&l[..], 1.0, 1000), (&l[..], 0.0, 2000)]);
         let raw = snap::raw::Decoder::new().decompress_vec(&body).unwrap();
         let req = WriteRequest::decode(&raw[..]).unwrap();
@@ -944,7 +789,7 @@ rack = "r7"
                 ),
             };
             metrics.record(&res);
-            w.enqueue_run(&metrics.encode_text(), &res);
+            w.enqueue_run(metrics.run_series(&res), &res);
         }
         let body = {
             let q = lock(&w.shared.queue);
@@ -976,6 +821,7 @@ rack = "r7"
             retry_backoff_min: Duration::from_millis(100),
             retry_backoff_max: Duration::from_secs(1),
             labels: BTreeMap::new(),
+            headers: Default::default(),
         }
     }
 
@@ -990,7 +836,7 @@ rack = "r7"
             Err(ProbeError::new(FailureReason::Dns, "nx")),
         );
         metrics.record(&fail);
-        w.enqueue_run(&metrics.encode_text(), &fail);
+        w.enqueue_run(metrics.run_series(&fail), &fail);
         let after_fail = w.queued();
         let ok = run(
             "t1",
@@ -1001,7 +847,7 @@ rack = "r7"
             }),
         );
         metrics.record(&ok);
-        w.enqueue_run(&metrics.encode_text(), &ok);
+        w.enqueue_run(metrics.run_series(&ok), &ok);
         {
             let q = lock(&w.shared.queue);
             let stale: Vec<_> = q
@@ -1024,7 +870,7 @@ rack = "r7"
         assert!(after_fail > 0);
         for _ in 0..20 {
             metrics.record(&ok);
-            w.enqueue_run(&metrics.encode_text(), &ok);
+            w.enqueue_run(metrics.run_series(&ok), &ok);
         }
         assert_eq!(w.queued(), 50);
         let text = metrics.encode_text();

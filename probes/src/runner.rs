@@ -2,7 +2,7 @@
 
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use crate::probers::{ProbeContext, ProbeOutput, Prober, TestKind};
 use crate::reason::{FailureReason, ProbeError};
@@ -38,6 +38,18 @@ impl RunResult {
         }
     }
 
+    /// A run that failed before it started (no prober, server kind not detected).
+    pub fn failed(target: &str, test: TestKind, error: ProbeError) -> Self {
+        RunResult {
+            target: target.into(),
+            test,
+            started_unix_seconds: unix_now(),
+            duration_seconds: 0.0,
+            bytes_used: 0,
+            outcome: Err(error),
+        }
+    }
+
     /// A run that did not start because the data budget is used up.
     pub fn budget_exhausted(target: &str, test: TestKind, remaining: u64, needed: u64) -> Self {
         RunResult {
@@ -54,13 +66,7 @@ impl RunResult {
     }
 }
 
-/// Seconds since the Unix epoch.
-pub fn unix_now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
-}
+pub use crate::duration::unix_now;
 
 /// Run `prober` once with `timeout`; the prober is cancelled (its connections dropped) when
 /// the budget runs out.
@@ -69,7 +75,13 @@ pub async fn run(prober: &dyn Prober, ctx: &ProbeContext, timeout: Duration) -> 
     ctx.bytes_used = Arc::new(AtomicU64::new(0));
     let started = unix_now();
     let t0 = Instant::now();
-    let outcome = match tokio::time::timeout(timeout, prober.probe(&ctx)).await {
+    // A LibreSpeed target's backend lookup is part of the run and of its time budget.
+    let measure = async {
+        let mut c = ctx.clone();
+        crate::detect::resolve_backend(&mut c).await?;
+        prober.probe(&c).await
+    };
+    let outcome = match tokio::time::timeout(timeout, measure).await {
         Ok(r) => r,
         Err(_) => Err(ProbeError::new(
             FailureReason::Timeout,

@@ -134,12 +134,14 @@ async fn data_budget_stops_runs_before_it_is_exceeded() {
         .unwrap();
     assert!(
         text.contains(
-            r#"probe_failure_reason{target="srv",test="download",reason="budget_exhausted"} 1"#
+            r#"probe_failure_reason{target="srv",scope="domestic",test="download",reason="budget_exhausted"} 1"#
         ),
         "{text}"
     );
     assert!(
-        text.contains(r#"probe_runs_total{target="srv",test="download",result="success"} 1"#),
+        text.contains(
+            r#"probe_runs_total{target="srv",scope="domestic",test="download",result="success"} 1"#
+        ),
         "{text}"
     );
     let remaining = 30_000_000 - first.bytes_used;

@@ -51,6 +51,32 @@ fn every_bad_fixture_has_a_test() {
     }
 }
 
+/// What an HTTP response may say about a bad config: keys and lines, never values (the
+/// fixtures hold URLs and would-be passwords).
+#[test]
+fn redacted_summaries_name_keys_and_lines_only() {
+    let path = fixtures().join("bad_many_problems.toml");
+    let err = probes::config::load(&path).unwrap_err();
+    assert_eq!(
+        err.redacted(),
+        "4 problems in the configuration file:\n  - agent.site (line 3)\n  - agent.latitude (line 4)\n  - tests.upload.streams (line 14)\n  - targets[0].name (line 9)\nrun `probe validate` on the file, or see the agent's log, for the details"
+    );
+    let path = fixtures().join("bad_plaintext_password.toml");
+    let err = probes::config::load(&path).unwrap_err();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let secret = text
+        .lines()
+        .find_map(|l| l.strip_prefix("prometheus = "))
+        .unwrap()
+        .trim_matches('"');
+    assert!(err.to_string().contains("web.basic_auth_users.prometheus"));
+    assert!(!err.redacted().contains(secret), "{}", err.redacted());
+    let path = fixtures().join("bad_syntax_error.toml");
+    let r = probes::config::load(&path).unwrap_err().redacted();
+    assert!(r.contains("  - line 7\n"), "{r}");
+    assert!(!r.contains("region"), "{r}");
+}
+
 #[test]
 fn each_rule_reports_its_exact_message() {
     for (name, expected) in CASES {
@@ -59,6 +85,19 @@ fn each_rule_reports_its_exact_message() {
 }
 
 const CASES: &[(&str, &str)] = &[
+    (
+        "window_too_short",
+        r##"  - tests.download.grace (1.2s) must be at least 500ms shorter than tests.download.duration (1.5s): the figure is measured after the ramp-up"##,
+    ),
+    (
+        "zero_min_bytes",
+        r##"  - tests.upload.min_bytes is 0: a run that moved nothing must not count as a measurement; give at least 1"##,
+    ),
+    (
+        "web_limits",
+        r##"  - web.idle_timeout is shorter than 100ms: clients need time to send a request
+  - web.max_connections_per_address = 0 is outside 1..100000"##,
+    ),
     (
         "bad_duration",
         r##"  - tests.latency.interval: "5 parsecs" has no known unit: use ms, s, m, h or d, e.g. "10s""##,
@@ -105,7 +144,7 @@ const CASES: &[(&str, &str)] = &[
     ),
     (
         "grace_not_below_duration",
-        r##"  - tests.download.grace (3s) must be shorter than tests.download.duration (2s): the figure is measured after the ramp-up"##,
+        r##"  - tests.download.grace (3s) must be at least 500ms shorter than tests.download.duration (2s): the figure is measured after the ramp-up"##,
     ),
     (
         "jitter_not_below_interval",
@@ -113,7 +152,11 @@ const CASES: &[(&str, &str)] = &[
     ),
     (
         "key_not_for_test",
-        r##"  - tests.latency.streams does not apply to the latency test: its keys are interval, jitter, timeout, max_bytes, samples"##,
+        r##"  - TOML parse error at line 14, column 1
+       |
+    14 | streams = 4
+       | ^^^^^^^
+    unknown field `streams`, expected one of `interval`, `jitter`, `timeout`, `max_bytes`, `samples`"##,
     ),
     (
         "latitude_range",
@@ -216,6 +259,14 @@ const CASES: &[(&str, &str)] = &[
     unknown variant `speed`, expected one of `download`, `upload`, `latency`, `loss`, `dns`, `http`"##,
     ),
     (
+        "unknown_scope",
+        r##"  - TOML parse error at line 11, column 9
+       |
+    11 | scope = "abroad"
+       |         ^^^^^^^^
+    unknown variant `abroad`, expected `domestic` or `international`"##,
+    ),
+    (
         "unparsable_url",
         r##"  - targets[0] (t1).url = "not a url" is not a URL: relative URL without a base"##,
     ),
@@ -264,6 +315,12 @@ const CASES: &[(&str, &str)] = &[
         r##"  - remote_write.labels.target is reserved: target, test, reason, result, stat and phase come from the measurements, job and instance have their own keys"##,
     ),
     (
+        "remote_write_headers",
+        r##"  - remote_write.headers."Authorization" is set by the agent itself: use remote_write.basic_auth or bearer_token for credentials
+  - remote_write.headers."Bad Header" is not a valid HTTP header name: use letters, digits and -, e.g. "X-Scope-OrgID"
+  - remote_write.headers."X-Scope-OrgID" is empty: give a value or remove the header"##,
+    ),
+    (
         "remote_write_label_name",
         r##"  - remote_write.labels.Bad-Name is not a valid label name: use lowercase letters, digits and _, starting with a letter"##,
     ),
@@ -301,7 +358,7 @@ const CASES: &[(&str, &str)] = &[
        |
     15 | queue_size = 100
        | ^^^^^^^^^^
-    unknown field `queue_size`, expected one of `url`, `basic_auth`, `bearer_token`, `bearer_token_file`, `ca_file`, `interval`, `timeout`, `queue_capacity_samples`, `max_samples_per_batch`, `retry_backoff_min`, `retry_backoff_max`, `job`, `instance`, `labels`"##,
+    unknown field `queue_size`, expected one of `url`, `basic_auth`, `bearer_token`, `bearer_token_file`, `ca_file`, `interval`, `timeout`, `queue_capacity_samples`, `max_samples_per_batch`, `retry_backoff_min`, `retry_backoff_max`, `job`, `instance`, `labels`, `headers`"##,
     ),
     (
         "remote_write_unparsable_url",

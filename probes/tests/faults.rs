@@ -27,6 +27,12 @@ enum Fault {
     Stall,
     /// Send an endless body (no length, never ends).
     Endless,
+    /// Read the request, never answer, keep the connection open.
+    Silent,
+    /// Send response headers promising 100 MB, then nothing.
+    HeadersOnly,
+    /// Answer every request with a plain-HTTP 400 (a TLS client speaking to a plain port).
+    PlainHttp,
 }
 
 async fn read_request(s: &mut TcpStream) -> bool {
@@ -45,6 +51,17 @@ async fn read_request(s: &mut TcpStream) -> bool {
 }
 
 async fn handle(mut s: TcpStream, fault: Fault) {
+    if let Fault::PlainHttp = fault {
+        // Whatever arrives (a TLS ClientHello) gets what a plain HTTP server sends.
+        let mut buf = [0u8; 1024];
+        let _ = s.read(&mut buf).await;
+        let _ = s
+            .write_all(
+                b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            )
+            .await;
+        return;
+    }
     if !read_request(&mut s).await {
         return;
     }
@@ -87,6 +104,16 @@ async fn handle(mut s: TcpStream, fault: Fault) {
             let _ = s.write_all(&zeros).await;
             tokio::time::sleep(Duration::from_secs(60)).await;
         }
+        Fault::Silent => {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+        }
+        Fault::HeadersOnly => {
+            let _ = s
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 100000000\r\n\r\n")
+                .await;
+            tokio::time::sleep(Duration::from_secs(60)).await;
+        }
+        Fault::PlainHttp => unreachable!("handled above"),
         Fault::Endless => {
             let _ = s
                 .write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")
@@ -107,23 +134,52 @@ async fn fault_server(fault: Fault) -> SocketAddr {
     addr
 }
 
-/// A DNS server on loopback answering NXDOMAIN for every name except `probe.test`.
+/// The answer of the loopback DNS server: NXDOMAIN for every name except `probe.test` and
+/// `big.test` (127.0.0.1); over UDP `big.test` is answered truncated (TC, no records), so only
+/// a client that retries over TCP resolves it.
+fn dns_answer(q: &[u8], over_tcp: bool) -> Vec<u8> {
+    let n = q.len();
+    let probe = q.windows(11).any(|w| w == b"\x05probe\x04test");
+    let big = q.windows(9).any(|w| w == b"\x03big\x04test");
+    let mut r = q.to_vec();
+    r[2] |= 0x80; // response
+    r[3] = 0x80 | if probe || big { 0 } else { 3 }; // RA + NOERROR/NXDOMAIN
+    if big && !over_tcp {
+        r[2] |= 0x02; // TC
+    } else if (probe || big) && q[n - 3] == 1 {
+        r[7] = 1; // one A answer: 127.0.0.1
+        r.extend_from_slice(&[0xC0, 12, 0, 1, 0, 1, 0, 0, 0, 30, 0, 4, 127, 0, 0, 1]);
+    }
+    r
+}
+
+/// The loopback DNS server, UDP and TCP on the same port.
 async fn dns_server() -> SocketAddr {
     let sock = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let addr = sock.local_addr().unwrap();
+    let tcp = TcpListener::bind(addr).await.unwrap();
     tokio::spawn(async move {
         let mut buf = [0u8; 512];
         while let Ok((n, from)) = sock.recv_from(&mut buf).await {
-            let q = &buf[..n];
-            let known = q.windows(11).any(|w| w == b"\x05probe\x04test");
-            let mut r = q.to_vec();
-            r[2] |= 0x80; // response
-            r[3] = 0x80 | if known { 0 } else { 3 }; // RA + NOERROR/NXDOMAIN
-            if known && q[n - 3] == 1 {
-                r[7] = 1; // one A answer: 127.0.0.1
-                r.extend_from_slice(&[0xC0, 12, 0, 1, 0, 1, 0, 0, 0, 30, 0, 4, 127, 0, 0, 1]);
-            }
-            let _ = sock.send_to(&r, from).await;
+            let _ = sock.send_to(&dns_answer(&buf[..n], false), from).await;
+        }
+    });
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = tcp.accept().await {
+            tokio::spawn(async move {
+                let mut len = [0u8; 2];
+                if s.read_exact(&mut len).await.is_err() {
+                    return;
+                }
+                let mut q = vec![0u8; u16::from_be_bytes(len) as usize];
+                if s.read_exact(&mut q).await.is_err() {
+                    return;
+                }
+                let r = dns_answer(&q, true);
+                let mut framed = (r.len() as u16).to_be_bytes().to_vec();
+                framed.extend_from_slice(&r);
+                let _ = s.write_all(&framed).await;
+            });
         }
     });
     addr
@@ -151,7 +207,12 @@ fn ctx(url: &str, kind: ServerKind) -> ProbeContext {
 }
 
 async fn run(c: &ProbeContext, test: TestKind) -> RunResult {
-    runner::run(prober_for(test), c, Duration::from_secs(6)).await
+    runner::run(
+        prober_for(test, ServerKind::Probe).unwrap(),
+        c,
+        Duration::from_secs(6),
+    )
+    .await
 }
 
 fn reason(r: &RunResult) -> FailureReason {
@@ -251,7 +312,12 @@ async fn reset_mid_transfer_and_stall() {
         r.duration_seconds
     );
     // A stalled ping runs into the runner's timeout.
-    let r = runner::run(prober_for(TestKind::Latency), &c, Duration::from_secs(1)).await;
+    let r = runner::run(
+        prober_for(TestKind::Latency, ServerKind::Probe).unwrap(),
+        &c,
+        Duration::from_secs(1),
+    )
+    .await;
     assert_eq!(reason(&r), FailureReason::Timeout);
 }
 
@@ -318,6 +384,15 @@ async fn dns_failure_and_success_with_local_nameserver() {
         .expect("HTTP phases over the resolved name");
     let phases: Vec<&str> = o.http_phases.iter().map(|p| p.0.as_str()).collect();
     assert_eq!(phases, ["dns", "connect", "ttfb", "transfer"]);
+    // A truncated UDP answer is asked again over TCP.
+    let mut big = ctx(&format!("http://big.test:{port}/"), ServerKind::Probe);
+    big.resolver = Resolver::Server(ns);
+    let r = run(&big, TestKind::Dns).await;
+    assert!(
+        r.success(),
+        "truncated answer retried over TCP: {:?}",
+        r.outcome
+    );
     // A nameserver that does not answer is a dns failure too, within the connect timeout.
     let silent = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     c.resolver = Resolver::Server(silent.local_addr().unwrap());
@@ -395,7 +470,7 @@ tests = ["latency"]
         text = client.get(&url).send().await.unwrap().text().await.unwrap();
         if want.iter().all(|(t, r)| {
             text.contains(&format!(
-                "probe_failure_reason{{target=\"{t}\",test=\"latency\",reason=\"{r}\"}} 1"
+                "probe_failure_reason{{target=\"{t}\",scope=\"domestic\",test=\"latency\",reason=\"{r}\"}} 1"
             ))
         }) {
             break;
@@ -404,15 +479,15 @@ tests = ["latency"]
     for (t, r) in want {
         assert!(
             text.contains(&format!(
-                "probe_failure_reason{{target=\"{t}\",test=\"latency\",reason=\"{r}\"}} 1"
+                "probe_failure_reason{{target=\"{t}\",scope=\"domestic\",test=\"latency\",reason=\"{r}\"}} 1"
             )),
             "{t}: {r} missing in\n{text}"
         );
         assert!(text.contains(&format!(
-            "probe_success{{target=\"{t}\",test=\"latency\"}} 0"
+            "probe_success{{target=\"{t}\",scope=\"domestic\",test=\"latency\"}} 0"
         )));
         assert!(text.contains(&format!(
-            "probe_runs_total{{target=\"{t}\",test=\"latency\",result=\"{r}\"}}"
+            "probe_runs_total{{target=\"{t}\",scope=\"domestic\",test=\"latency\",result=\"{r}\"}}"
         )));
     }
     let healthy = client
@@ -423,4 +498,70 @@ tests = ["latency"]
     assert_eq!(healthy.status(), 200);
     tx.send(()).unwrap();
     agent.wait().await.unwrap();
+}
+
+/// No false success: for every duration `validate` accepts (here its shortest windows and the
+/// defaults), a server that never answers or stalls after its headers yields `no_data` or
+/// `stalled`, never a 0 B/s success. Regression test for the `--duration 4s` /
+/// `duration = "1500ms"` false successes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_and_stalled_servers_are_never_a_success() {
+    let silent = fault_server(Fault::Silent).await;
+    let headers_only = fault_server(Fault::HeadersOnly).await;
+    let stall = fault_server(Fault::Stall).await;
+    let mut cases = Vec::new();
+    for (duration_ms, grace_ms) in [(600u64, 100u64), (1500, 1000), (4000, 1500)] {
+        for (name, addr) in [
+            ("silent", silent),
+            ("headers-only", headers_only),
+            ("stall", stall),
+        ] {
+            for test in [TestKind::Download, TestKind::Upload] {
+                cases.push(async move {
+                    let mut c = ctx(&format!("http://{addr}/"), ServerKind::Probe);
+                    c.settings.duration = Duration::from_millis(duration_ms);
+                    c.settings.grace = Duration::from_millis(grace_ms);
+                    // The default stall timeout (5 s) is longer than most of these runs.
+                    c.settings.stall_timeout = Duration::from_secs(5);
+                    let r = runner::run(
+                        prober_for(test, ServerKind::Probe).unwrap(),
+                        &c,
+                        Duration::from_millis(duration_ms) + Duration::from_secs(7),
+                    )
+                    .await;
+                    (
+                        format!("{name} {test} at duration {duration_ms} ms, grace {grace_ms} ms"),
+                        r,
+                    )
+                });
+            }
+        }
+    }
+    // All at once: each case waits on its server, not on the CPU.
+    for (case, r) in futures_util::future::join_all(cases).await {
+        let why = reason(&r);
+        assert!(
+            matches!(
+                why,
+                FailureReason::NoData | FailureReason::Stalled | FailureReason::Timeout
+            ),
+            "{case}: {why}"
+        );
+    }
+}
+
+/// TLS spoken to a plain HTTP port fails with `tls` in every test, not `io_error` in some.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_to_a_plain_port_is_tls_everywhere() {
+    let a = fault_server(Fault::PlainHttp).await;
+    let c = ctx(&format!("https://{a}/"), ServerKind::Probe);
+    for test in [
+        TestKind::Latency,
+        TestKind::Download,
+        TestKind::Upload,
+        TestKind::Http,
+    ] {
+        let r = run(&c, test).await;
+        assert_eq!(reason(&r), FailureReason::Tls, "{test}: {:?}", r.outcome);
+    }
 }

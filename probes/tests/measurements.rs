@@ -42,7 +42,12 @@ fn ctx(url: &str, kind: ServerKind) -> ProbeContext {
 async fn loss_counts_missing_echoes() {
     let free = server(probes::serve::ServeConfig::default()).await;
     let c = ctx(&format!("http://{free}/"), ServerKind::Probe);
-    let r = probes::runner::run(prober_for(TestKind::Loss), &c, Duration::from_secs(5)).await;
+    let r = probes::runner::run(
+        prober_for(TestKind::Loss, ServerKind::Probe).unwrap(),
+        &c,
+        Duration::from_secs(5),
+    )
+    .await;
     assert_eq!(r.outcome.unwrap().packet_loss_ratio, Some(0.0));
 
     // An echo limited to 20 datagrams/s (bucket of 20) answering 100 datagrams sent at 200/s
@@ -55,7 +60,12 @@ async fn loss_counts_missing_echoes() {
     let mut c = ctx(&format!("http://{limited}/"), ServerKind::Probe);
     c.settings.packets = 100;
     c.settings.packet_interval = Duration::from_millis(5);
-    let r = probes::runner::run(prober_for(TestKind::Loss), &c, Duration::from_secs(5)).await;
+    let r = probes::runner::run(
+        prober_for(TestKind::Loss, ServerKind::Probe).unwrap(),
+        &c,
+        Duration::from_secs(5),
+    )
+    .await;
     let loss = r.outcome.unwrap().packet_loss_ratio.unwrap();
     assert!((0.55..=0.85).contains(&loss), "loss {loss}");
     assert!(r.bytes_used <= 200 * 64);
@@ -72,7 +82,12 @@ async fn stop_when_stable_ends_early_with_the_right_rate() {
     c.settings.duration = Duration::from_secs(20);
     c.settings.stop_when_stable = true;
     for test in [TestKind::Download, TestKind::Upload] {
-        let r = probes::runner::run(prober_for(test), &c, Duration::from_secs(30)).await;
+        let r = probes::runner::run(
+            prober_for(test, ServerKind::Probe).unwrap(),
+            &c,
+            Duration::from_secs(30),
+        )
+        .await;
         // Download stops early. Upload's stability is judged on the sender's counter, which this
         // server's per-client limiter makes bursty (5-14 MB/s over 0.5 s windows, measured), so
         // there it may run the full duration; either way the figure must be right.
@@ -106,15 +121,30 @@ async fn plain_url_target_download_latency_and_phases() {
         &format!("http://{addr}/download?bytes=40000000"),
         ServerKind::Url,
     );
-    let r = probes::runner::run(prober_for(TestKind::Download), &c, Duration::from_secs(10)).await;
+    let r = probes::runner::run(
+        prober_for(TestKind::Download, ServerKind::Probe).unwrap(),
+        &c,
+        Duration::from_secs(10),
+    )
+    .await;
     let d = r.outcome.unwrap().download_bytes_per_second.unwrap();
     assert!((d / 10e6 - 1.0).abs() < 0.1, "{d}");
-    let r = probes::runner::run(prober_for(TestKind::Latency), &c, Duration::from_secs(10)).await;
+    let r = probes::runner::run(
+        prober_for(TestKind::Latency, ServerKind::Probe).unwrap(),
+        &c,
+        Duration::from_secs(10),
+    )
+    .await;
     let o = r.outcome.unwrap();
     assert!(o.latency_min_seconds.unwrap() <= o.latency_median_seconds.unwrap());
     let mut c = c.clone();
     c.settings.http_bytes = 2_000_000;
-    let r = probes::runner::run(prober_for(TestKind::Http), &c, Duration::from_secs(10)).await;
+    let r = probes::runner::run(
+        prober_for(TestKind::Http, ServerKind::Probe).unwrap(),
+        &c,
+        Duration::from_secs(10),
+    )
+    .await;
     let o = r.outcome.unwrap();
     let transfer = o
         .http_phases

@@ -137,14 +137,24 @@ async fn https_server_is_measured_only_with_its_ca() {
     // Without the private CA the bundled web roots do not trust it.
     let c = ctx(&url, None);
     for test in [TestKind::Latency, TestKind::Download, TestKind::Http] {
-        let r = probes::runner::run(prober_for(test), &c, Duration::from_secs(5)).await;
+        let r = probes::runner::run(
+            prober_for(test, ServerKind::Probe).unwrap(),
+            &c,
+            Duration::from_secs(5),
+        )
+        .await;
         let e = r.outcome.expect_err("untrusted certificate must fail");
         assert_eq!(e.reason, FailureReason::Tls, "{test}: {e}");
     }
 
     // With it, every test works and the phases include the handshake.
     let c = ctx(&url, Some(&pki.ca));
-    let r = probes::runner::run(prober_for(TestKind::Http), &c, Duration::from_secs(5)).await;
+    let r = probes::runner::run(
+        prober_for(TestKind::Http, ServerKind::Probe).unwrap(),
+        &c,
+        Duration::from_secs(5),
+    )
+    .await;
     let o = r.outcome.unwrap();
     let phases: Vec<Phase> = o.http_phases.iter().map(|p| p.0).collect();
     assert_eq!(
@@ -158,13 +168,23 @@ async fn https_server_is_measured_only_with_its_ca() {
         ]
     );
     assert!(o.http_phases[2].1 > 0.0);
-    let r = probes::runner::run(prober_for(TestKind::Download), &c, Duration::from_secs(10)).await;
+    let r = probes::runner::run(
+        prober_for(TestKind::Download, ServerKind::Probe).unwrap(),
+        &c,
+        Duration::from_secs(10),
+    )
+    .await;
     let d = r.outcome.unwrap().download_bytes_per_second.unwrap();
     assert!(
         (d / 20e6 - 1.0).abs() < 0.15,
         "HTTPS download {d} B/s vs paced 20 MB/s"
     );
-    let r = probes::runner::run(prober_for(TestKind::Upload), &c, Duration::from_secs(10)).await;
+    let r = probes::runner::run(
+        prober_for(TestKind::Upload, ServerKind::Probe).unwrap(),
+        &c,
+        Duration::from_secs(10),
+    )
+    .await;
     let u = r.outcome.unwrap().upload_bytes_per_second.unwrap();
     assert!(
         (u / 20e6 - 1.0).abs() < 0.15,
@@ -251,4 +271,70 @@ tests = ["latency"]
     assert!(plain.is_err() || plain.unwrap().status() != 200);
     tx.send(()).unwrap();
     agent.wait().await.unwrap();
+}
+
+/// A self-signed certificate that marks itself a CA (`openssl req -x509`'s default) works as
+/// `ca_file`; without it the server stays untrusted. Regression test for `CaUsedAsEndEntity`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn self_signed_ca_certificate_is_accepted_as_ca_file() {
+    probes::net::install_crypto_provider();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    openssl(
+        d,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            "self.key",
+            "-out",
+            "self.pem",
+            "-subj",
+            "/CN=localhost",
+            "-days",
+            "2",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+        ],
+    );
+    let server = probes::serve::Server::bind(probes::serve::ServeConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        tls: Some((d.join("self.pem"), d.join("self.key"))),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let addr = server.local_addr();
+    tokio::spawn(server.run(std::future::pending()));
+    let url = format!("https://{addr}/");
+    let probe = prober_for(TestKind::Latency, ServerKind::Probe).unwrap();
+    let r = probes::runner::run(probe, &ctx(&url, None), Duration::from_secs(5)).await;
+    assert_eq!(r.outcome.unwrap_err().reason, FailureReason::Tls);
+    let r = probes::runner::run(
+        probe,
+        &ctx(&url, Some(&d.join("self.pem"))),
+        Duration::from_secs(5),
+    )
+    .await;
+    assert!(r.success(), "{:?}", r.outcome);
+    // The name is still checked: the same certificate for another host is refused.
+    let other = format!("https://localhost.localdomain:{}/", addr.port());
+    let mut c = ctx(&other, Some(&d.join("self.pem")));
+    c.resolver = Resolver::System;
+    let r = probes::runner::run(probe, &c, Duration::from_secs(5)).await;
+    if let Err(e) = &r.outcome {
+        assert!(
+            matches!(e.reason, FailureReason::Tls | FailureReason::Dns),
+            "{e}"
+        );
+    } else {
+        panic!("a pinned certificate must not be accepted for another name");
+    }
 }

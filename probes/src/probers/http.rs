@@ -7,9 +7,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper::header::{HOST, RANGE, USER_AGENT};
 use hyper_util::rt::TokioIo;
-use rustls_pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpStream;
 
 use super::{Phase, ProbeContext, ProbeFuture, ProbeOutput, Prober, TestKind};
 use crate::endpoint::ServerKind;
@@ -96,18 +94,8 @@ async fn run(ctx: &ProbeContext) -> Result<ProbeOutput, ProbeError> {
     let (addrs, dns_s) = ctx.resolver.resolve(&host, port, s.connect_timeout).await?;
     let addr = addrs[0];
     let t = Instant::now();
-    let tcp = match tokio::time::timeout(s.connect_timeout, TcpStream::connect(addr)).await {
-        Err(_) => {
-            return Err(ProbeError::new(
-                FailureReason::Timeout,
-                format!("TCP connect to {addr} timed out"),
-            ))
-        }
-        Ok(Err(e)) => return Err(ProbeError::from_io(&format!("TCP connect to {addr}"), &e)),
-        Ok(Ok(t)) => t,
-    };
+    let tcp = super::conn::tcp_connect(ctx, addr).await?;
     let connect_s = t.elapsed().as_secs_f64();
-    let _ = tcp.set_nodelay(true);
     let target = ctx
         .endpoints
         .download_url(s.http_bytes.min(ctx.byte_cap).max(1));
@@ -117,26 +105,8 @@ async fn run(ctx: &ProbeContext) -> Result<ProbeOutput, ProbeError> {
     };
     let mut phases = vec![(Phase::Dns, dns_s), (Phase::Connect, connect_s)];
     let (ttfb, transfer) = if ctx.endpoints.base.scheme() == "https" {
-        let name = ServerName::try_from(
-            host.trim_start_matches('[')
-                .trim_end_matches(']')
-                .to_string(),
-        )
-        .map_err(|e| {
-            ProbeError::new(
-                FailureReason::Tls,
-                format!("bad TLS server name {host}: {e}"),
-            )
-        })?;
-        let connector = tokio_rustls::TlsConnector::from(ctx.tls.clone());
         let t = Instant::now();
-        let tls = connector.connect(name, tcp).await.map_err(|e| {
-            let mut pe = ProbeError::from_io(&format!("TLS handshake with {host}"), &e);
-            if pe.reason == FailureReason::Io || pe.reason == FailureReason::Protocol {
-                pe.reason = FailureReason::Tls;
-            }
-            pe
-        })?;
+        let tls = super::conn::tls_handshake(ctx, &host, tcp).await?;
         phases.push((Phase::Tls, t.elapsed().as_secs_f64()));
         exchange(tls, ctx, &host_header, &target).await?
     } else {

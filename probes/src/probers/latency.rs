@@ -3,12 +3,10 @@
 
 use std::time::Instant;
 
-use tokio::net::TcpStream;
-
 use super::{median, ProbeContext, ProbeFuture, ProbeOutput, Prober, TestKind};
 use crate::endpoint::ServerKind;
 use crate::net::{check_status, read_bounded};
-use crate::reason::{FailureReason, ProbeError};
+use crate::reason::ProbeError;
 
 const CONNECT_SAMPLES: usize = 3;
 /// Ping answers are tiny; anything bigger is not a ping endpoint.
@@ -44,19 +42,9 @@ async fn run(ctx: &ProbeContext) -> Result<ProbeOutput, ProbeError> {
     let mut connects = Vec::with_capacity(CONNECT_SAMPLES);
     for _ in 0..CONNECT_SAMPLES {
         let t0 = Instant::now();
-        match tokio::time::timeout(s.connect_timeout, TcpStream::connect(addr)).await {
-            Err(_) => {
-                return Err(ProbeError::new(
-                    FailureReason::Timeout,
-                    format!("TCP connect to {addr} timed out"),
-                ))
-            }
-            Ok(Err(e)) => return Err(ProbeError::from_io(&format!("TCP connect to {addr}"), &e)),
-            Ok(Ok(sock)) => {
-                connects.push(t0.elapsed().as_secs_f64());
-                drop(sock);
-            }
-        }
+        let sock = super::conn::tcp_connect(ctx, addr).await?;
+        connects.push(t0.elapsed().as_secs_f64());
+        drop(sock);
     }
     let url = ctx.endpoints.ping_url();
     let head = ctx.endpoints.kind == ServerKind::Url;

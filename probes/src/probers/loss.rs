@@ -8,8 +8,8 @@ use std::time::Instant;
 use tokio::net::UdpSocket;
 
 use super::{ProbeContext, ProbeFuture, ProbeOutput, Prober, TestKind};
+use crate::protocol::UDP_MAGIC;
 use crate::reason::{FailureReason, ProbeError};
-use crate::serve::UDP_MAGIC;
 
 const DATAGRAM_BYTES: usize = 64;
 

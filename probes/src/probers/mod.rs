@@ -1,7 +1,6 @@
 //! One prober per measurement, all behind [`Prober`]; [`prober_for`] is the registry.
 //!
-//! Probers only measure and report their protocol's figures. The runner
-//! ([`crate::runner`]) owns success, duration, the timeout budget and byte accounting.
+//! Probers only measure and report their protocol's figures. The runner (`runner.rs`) owns success, duration, the timeout budget and byte accounting.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -11,15 +10,17 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::endpoint::Endpoints;
+use crate::endpoint::{Endpoints, ServerKind};
 use crate::net::{ClientTls, Resolver};
 use crate::reason::ProbeError;
 
+pub mod conn;
 pub mod dns;
 pub mod download;
 pub mod http;
 pub mod latency;
 pub mod loss;
+pub mod ndt7;
 pub mod upload;
 
 /// The measurements an agent can schedule (the `test` label).
@@ -75,6 +76,13 @@ impl std::fmt::Display for TestKind {
     }
 }
 
+/// The shortest window after the ramp-up a transfer figure is computed over.
+pub const MIN_WINDOW: Duration = Duration::from_millis(500);
+
+/// Default of `min_bytes`: a transfer window that carried less than this is not a
+/// measurement (`no_data`); 50 kB is about 47 kbit/s over the default 8.5 s window.
+pub const DEFAULT_MIN_BYTES: u64 = 50_000;
+
 /// Per-run knobs (a merged view of the test's config section).
 #[derive(Debug, Clone)]
 pub struct ProbeSettings {
@@ -88,6 +96,8 @@ pub struct ProbeSettings {
     pub stop_when_stable: bool,
     /// No progress for this long fails the run as `stalled`.
     pub stall_timeout: Duration,
+    /// Fewer payload bytes than this in the measurement window fail the run as `no_data`.
+    pub min_bytes: u64,
     /// Measure loaded latency during the download.
     pub loaded_latency: bool,
     /// Round trips for latency.
@@ -114,6 +124,7 @@ impl Default for ProbeSettings {
             grace: Duration::from_millis(1500),
             stop_when_stable: false,
             stall_timeout: Duration::from_secs(5),
+            min_bytes: DEFAULT_MIN_BYTES,
             loaded_latency: true,
             samples: 10,
             packets: 50,
@@ -210,6 +221,16 @@ pub struct ProbeOutput {
     /// Whether the upload figure was measured at the receiver.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub upload_measured_at_receiver: Option<bool>,
+    /// Which byte counter the transfer figure comes from: `kernel` (TCP_INFO bytes received or
+    /// acknowledged on the measuring sockets) or `application` (HTTP body bytes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub byte_counter: Option<&'static str>,
+    /// Unix time the measurement window (after the ramp-up) began, seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window_start_unix_seconds: Option<f64>,
+    /// Unix time the measurement window ended, seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window_end_unix_seconds: Option<f64>,
     /// Idle HTTP RTT minimum, seconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub latency_min_seconds: Option<f64>,
@@ -237,6 +258,25 @@ pub struct ProbeOutput {
     /// HTTP phases, seconds.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub http_phases: Vec<(Phase, f64)>,
+    /// ndt7 download as the client counted it (application bytes received), bytes/s.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ndt7_download_client_bytes_per_second: Option<f64>,
+    /// ndt7 download from the server's measurements (`TCPInfo.BytesAcked`), bytes/s.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ndt7_download_server_bytes_per_second: Option<f64>,
+    /// ndt7 upload as the client counted it (kernel bytes acknowledged), bytes/s.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ndt7_upload_client_bytes_per_second: Option<f64>,
+    /// ndt7 upload from the server's measurements (`TCPInfo.BytesReceived`), bytes/s.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ndt7_upload_server_bytes_per_second: Option<f64>,
+    /// ndt7: the server measured against (host of the URL used, as Locate returned it but
+    /// without the access token) and the server's measurement UUID.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ndt7_server: Option<String>,
+    /// ndt7: the server's `ConnectionInfo.UUID`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ndt7_uuid: Option<String>,
 }
 
 /// Boxed future returned by probers (keeps the trait object-safe).
@@ -252,16 +292,81 @@ pub trait Prober: Send + Sync + std::fmt::Debug {
     fn probe<'a>(&'a self, ctx: &'a ProbeContext) -> ProbeFuture<'a>;
 }
 
-/// The registry: the prober of a test.
-pub fn prober_for(test: TestKind) -> &'static dyn Prober {
-    match test {
-        TestKind::Download => &download::DownloadProber,
-        TestKind::Upload => &upload::UploadProber,
-        TestKind::Latency => &latency::LatencyProber,
-        TestKind::Loss => &loss::LossProber,
-        TestKind::Dns => &dns::DnsProber,
-        TestKind::Http => &http::HttpProber,
-    }
+/// The registry: which prober measures which test against which kind of server. A new server
+/// kind or protocol (say an ndt7 download) is a new row; [`prober_for`] and [`supports`]
+/// (config validation) read only this table.
+pub static REGISTRY: &[(TestKind, ServerKind, &'static dyn Prober)] = &[
+    (
+        TestKind::Download,
+        ServerKind::Probe,
+        &download::DownloadProber,
+    ),
+    (
+        TestKind::Download,
+        ServerKind::Librespeed,
+        &download::DownloadProber,
+    ),
+    (
+        TestKind::Download,
+        ServerKind::Url,
+        &download::DownloadProber,
+    ),
+    (TestKind::Upload, ServerKind::Probe, &upload::UploadProber),
+    (
+        TestKind::Upload,
+        ServerKind::Librespeed,
+        &upload::UploadProber,
+    ),
+    (
+        TestKind::Latency,
+        ServerKind::Probe,
+        &latency::LatencyProber,
+    ),
+    (
+        TestKind::Latency,
+        ServerKind::Librespeed,
+        &latency::LatencyProber,
+    ),
+    (TestKind::Latency, ServerKind::Url, &latency::LatencyProber),
+    (TestKind::Loss, ServerKind::Probe, &loss::LossProber),
+    (TestKind::Dns, ServerKind::Probe, &dns::DnsProber),
+    (TestKind::Dns, ServerKind::Librespeed, &dns::DnsProber),
+    (TestKind::Dns, ServerKind::Url, &dns::DnsProber),
+    (TestKind::Http, ServerKind::Probe, &http::HttpProber),
+    (TestKind::Http, ServerKind::Librespeed, &http::HttpProber),
+    (TestKind::Http, ServerKind::Url, &http::HttpProber),
+    (
+        TestKind::Download,
+        ServerKind::Cloudflare,
+        &download::DownloadProber,
+    ),
+    (
+        TestKind::Upload,
+        ServerKind::Cloudflare,
+        &upload::UploadProber,
+    ),
+    (
+        TestKind::Latency,
+        ServerKind::Cloudflare,
+        &latency::LatencyProber,
+    ),
+    (TestKind::Dns, ServerKind::Cloudflare, &dns::DnsProber),
+    (TestKind::Http, ServerKind::Cloudflare, &http::HttpProber),
+    (TestKind::Download, ServerKind::Ndt7, &ndt7::DOWNLOAD),
+    (TestKind::Upload, ServerKind::Ndt7, &ndt7::UPLOAD),
+];
+
+/// The prober of `test` against a `kind` server, if that combination is supported.
+pub fn prober_for(test: TestKind, kind: ServerKind) -> Option<&'static dyn Prober> {
+    REGISTRY
+        .iter()
+        .find(|(t, k, _)| *t == test && *k == kind)
+        .map(|(_, _, p)| *p)
+}
+
+/// Whether a server kind supports a test.
+pub fn supports(kind: ServerKind, test: TestKind) -> bool {
+    prober_for(test, kind).is_some()
 }
 
 /// Median of a sample (sorts in place); `None` if empty.
@@ -326,6 +431,49 @@ pub fn paired_sample(start: std::time::Instant, counter: &AtomicU64) -> (f64, u6
     (t, b)
 }
 
+/// Unix times of the measurement window [`judge_transfer`] used (first sample at or after the
+/// grace period, last sample), given the Unix time of `t = 0`.
+pub fn window_unix(
+    samples: &[(f64, u64)],
+    grace_s: f64,
+    start_unix: f64,
+) -> (Option<f64>, Option<f64>) {
+    let first = samples
+        .iter()
+        .find(|(t, _)| *t >= grace_s)
+        .map(|s| start_unix + s.0);
+    let last = samples.last().map(|s| start_unix + s.0);
+    (first, last)
+}
+
+/// Like [`paired_sample`] for the sum of the streams' kernel counters: the counters are read
+/// between two clock readings and the midpoint kept; on a busy machine the thread can be
+/// preempted between the readings, so up to five attempts are made and the tightest kept (a
+/// 250 ms stall at a window edge was a 5 % error over a 5 s window). `None` when a meter
+/// cannot be read.
+pub fn kernel_sample(
+    start: std::time::Instant,
+    meters: &std::sync::Mutex<Vec<Arc<crate::tcp_info::Meter>>>,
+    pick: impl Fn(crate::tcp_info::Counters) -> u64,
+) -> Option<(f64, u64)> {
+    const TIGHT: Duration = Duration::from_millis(2);
+    let mut best: Option<(Duration, f64, u64)> = None;
+    for _ in 0..5 {
+        let before = std::time::Instant::now();
+        let total = conn::kernel_total(meters, &pick)?;
+        let after = std::time::Instant::now();
+        let spread = after - before;
+        let mid = (before - start) + spread / 2;
+        if best.map_or(true, |(s, _, _)| spread < s) {
+            best = Some((spread, mid.as_secs_f64(), total));
+        }
+        if spread <= TIGHT {
+            break;
+        }
+    }
+    best.map(|(_, t, b)| (t, b))
+}
+
 /// Rate over a cumulative `(time_s, bytes)` series after `grace_s`: bytes between the first
 /// sample at or after the grace period and the last sample, divided by the time between them.
 /// Returns `None` when less than `min_window_s` of post-grace samples exist.
@@ -337,6 +485,73 @@ pub fn rate_after_grace(samples: &[(f64, u64)], grace_s: f64, min_window_s: f64)
         return None;
     }
     Some((end.1 - start.1) as f64 / dt)
+}
+
+/// The rule that keeps a transfer from reporting a false success: a figure needs a window of
+/// at least [`MIN_WINDOW`] after the ramp-up that carried at least
+/// `settings.min_bytes`, and the link must still have been moving at its end (no progress for
+/// `stall_timeout`, or for half the window (at least 0.3 s) if that is shorter, is `stalled`). Returns the rate
+/// over the window in bytes/s. `cap` is the byte cap when the run stopped at it.
+pub fn judge_transfer(
+    test: &str,
+    samples: &[(f64, u64)],
+    grace_s: f64,
+    settings: &ProbeSettings,
+    cap: Option<u64>,
+) -> Result<f64, ProbeError> {
+    use crate::reason::FailureReason;
+    let min_window_s = MIN_WINDOW.as_secs_f64();
+    let window = samples
+        .iter()
+        .find(|(t, _)| *t >= grace_s)
+        .zip(samples.last())
+        .filter(|(start, end)| end.0 - start.0 >= min_window_s);
+    let Some((start, end)) = window else {
+        return Err(match cap {
+            Some(cap) => ProbeError::new(
+                FailureReason::ByteCap,
+                format!("byte cap of {cap} bytes reached before the ramp-up ended"),
+            ),
+            None => ProbeError::new(
+                FailureReason::NoData,
+                format!("{test} ended before a {min_window_s} s window after the ramp-up"),
+            ),
+        });
+    };
+    let bytes = end.1.saturating_sub(start.1);
+    if bytes < settings.min_bytes && cap.is_none() {
+        return Err(ProbeError::new(
+            FailureReason::NoData,
+            format!(
+                "the {test} window after the ramp-up carried {bytes} bytes, fewer than min_bytes ({})",
+                settings.min_bytes
+            ),
+        ));
+    }
+    let window_s = end.0 - start.0;
+    if cap.is_none() {
+        // Time of the last sample that saw new bytes.
+        let last_progress = samples
+            .windows(2)
+            .rev()
+            .find(|w| w[1].1 > w[0].1)
+            .map_or(0.0, |w| w[1].0);
+        let idle_s = end.0 - last_progress;
+        // Half the window if that is shorter than stall_timeout, but at least 0.3 s: a busy
+        // machine can starve the sampler briefly without the link having stopped.
+        let allowed_s = settings
+            .stall_timeout
+            .as_secs_f64()
+            .min(window_s / 2.0)
+            .max(0.3);
+        if idle_s >= allowed_s {
+            return Err(ProbeError::new(
+                FailureReason::Stalled,
+                format!("no {test} progress in the last {idle_s:.1} s of the window"),
+            ));
+        }
+    }
+    Ok(bytes as f64 / window_s)
 }
 
 /// Stop-when-stable rule: the last `windows` rates over `window_s` each differ from their

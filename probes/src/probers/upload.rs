@@ -10,12 +10,15 @@ use bytes::Bytes;
 use rand::RngCore;
 use tokio::task::JoinSet;
 
-use super::{
-    is_stable, rate_after_grace, ProbeContext, ProbeFuture, ProbeOutput, Prober, TestKind,
-};
-use crate::net::{check_status, read_bounded};
+use super::{is_stable, judge_transfer, ProbeContext, ProbeFuture, ProbeOutput, Prober, TestKind};
+use http_body_util::{BodyExt, StreamBody};
+use hyper::body::Frame;
+use hyper::header::{CONTENT_TYPE, HOST, USER_AGENT};
+
+use super::conn;
+use crate::protocol::UploadReport;
 use crate::reason::{FailureReason, ProbeError};
-use crate::serve::UploadReport;
+use crate::tcp_info::Meter;
 
 /// Body chunk size. Small enough that the sent-bytes counter (which advances a chunk at a
 /// time) resolves a 0.5 s window of a slow link to about 1 %, large enough to cost little CPU.
@@ -51,6 +54,10 @@ struct Shared {
     sent: AtomicU64,
     stop: AtomicBool,
     cap: u64,
+    /// Kernel meters of the streams' sockets.
+    meters: std::sync::Mutex<Vec<Arc<Meter>>>,
+    /// False once a stream has no kernel meter.
+    kernel: AtomicBool,
 }
 
 impl Shared {
@@ -59,8 +66,10 @@ impl Shared {
     }
 }
 
+type Frames = futures_util::stream::BoxStream<'static, Result<Frame<Bytes>, std::io::Error>>;
+
 /// A body that yields payload until `stop`, the cap or `limit` bytes.
-fn body(shared: Arc<Shared>, ctx: ProbeContext, limit: u64) -> reqwest::Body {
+fn body(shared: Arc<Shared>, ctx: ProbeContext, limit: u64) -> StreamBody<Frames> {
     let s = futures_util::stream::unfold((0u64, 0usize), move |(done, off)| {
         let shared = shared.clone();
         let ctx = ctx.clone();
@@ -78,20 +87,28 @@ fn body(shared: Arc<Shared>, ctx: ProbeContext, limit: u64) -> reqwest::Body {
             ctx.add_bytes(n as u64);
             let chunk = payload().slice(off..off + n);
             Some((
-                Ok::<Bytes, std::io::Error>(chunk),
+                Ok::<_, std::io::Error>(Frame::data(chunk)),
                 (done + n as u64, (off + n) % payload().len()),
             ))
         }
     });
-    reqwest::Body::wrap_stream(s)
+    StreamBody::new(Box::pin(s) as Frames)
 }
 
 async fn stream(
-    client: reqwest::Client,
     ctx: ProbeContext,
     shared: Arc<Shared>,
     receiver_reports: bool,
 ) -> Result<Vec<UploadReport>, ProbeError> {
+    let mut conn = conn::connect::<StreamBody<Frames>>(&ctx).await?;
+    match conn.meter.clone() {
+        Some(m) => shared
+            .meters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(m),
+        None => shared.kernel.store(false, Ordering::Relaxed),
+    }
     let url = ctx.endpoints.upload_url();
     let mut reports = Vec::new();
     loop {
@@ -100,15 +117,42 @@ async fn stream(
         } else {
             FALLBACK_REQUEST_BYTES
         };
-        let mut resp = client
-            .post(url.clone())
-            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+        let req = hyper::Request::post(conn::request_target(&url))
+            .header(HOST, &conn.host_header)
+            .header(USER_AGENT, concat!("probe/", env!("CARGO_PKG_VERSION")))
+            .header(CONTENT_TYPE, "application/octet-stream")
             .body(body(shared.clone(), ctx.clone(), limit))
-            .send()
+            .map_err(|e| {
+                ProbeError::new(FailureReason::Protocol, format!("building request: {e}"))
+            })?;
+        conn.sender
+            .ready()
+            .await
+            .map_err(|e| ProbeError::from_error("upload connection", &e))?;
+        let mut resp = conn
+            .sender
+            .send_request(req)
             .await
             .map_err(|e| ProbeError::from_error("upload request", &e))?;
-        check_status(&resp)?;
-        let text = read_bounded(&mut resp, 1 << 20).await?;
+        if !resp.status().is_success() {
+            return Err(ProbeError::new(
+                FailureReason::HttpStatus,
+                format!("{url} answered HTTP {}", resp.status().as_u16()),
+            ));
+        }
+        let mut text = Vec::new();
+        while let Some(frame) = resp.body_mut().frame().await {
+            let frame = frame.map_err(|e| ProbeError::from_error("upload answer", &e))?;
+            if let Some(d) = frame.data_ref() {
+                if text.len() + d.len() > 1 << 20 {
+                    return Err(ProbeError::new(
+                        FailureReason::Protocol,
+                        "upload answer larger than 1 MiB",
+                    ));
+                }
+                text.extend_from_slice(d);
+            }
+        }
         if receiver_reports {
             let r: UploadReport = serde_json::from_slice(&text).map_err(|e| {
                 ProbeError::new(FailureReason::Protocol, format!("bad upload receipt: {e}"))
@@ -163,26 +207,25 @@ pub fn receiver_rate(reports: &[UploadReport], grace_s: f64) -> Option<f64> {
 
 async fn run(ctx: &ProbeContext) -> Result<ProbeOutput, ProbeError> {
     let s = &ctx.settings;
-    let (client, _, _) = ctx.client().await?;
     let receiver = ctx.endpoints.receiver_reports_upload();
     let shared = Arc::new(Shared {
         sent: AtomicU64::new(0),
         stop: AtomicBool::new(false),
         cap: ctx.byte_cap,
+        meters: Default::default(),
+        kernel: AtomicBool::new(true),
     });
     let start = Instant::now();
+    let start_unix = crate::duration::unix_now();
     let mut set = JoinSet::new();
     for _ in 0..s.streams.max(1) {
-        set.spawn(stream(
-            client.clone(),
-            ctx.clone(),
-            shared.clone(),
-            receiver,
-        ));
+        set.spawn(stream(ctx.clone(), shared.clone(), receiver));
     }
     let grace_s = s.grace.as_secs_f64();
     let stability_granularity_bytes = (s.streams.max(1) * CHUNK_BYTES) as f64;
     let mut samples: Vec<(f64, u64)> = vec![(0.0, 0)];
+    // Bytes the receiver acknowledged on the streams' sockets (kernel counters).
+    let mut kernel_samples: Vec<(f64, u64)> = vec![(0.0, 0)];
     let mut reports = Vec::new();
     let mut first_error: Option<ProbeError> = None;
     let mut progress = (start, 0u64);
@@ -193,6 +236,9 @@ async fn run(ctx: &ProbeContext) -> Result<ProbeOutput, ProbeError> {
         let now = Instant::now();
         let (t, b) = super::paired_sample(start, &shared.sent);
         samples.push((t, b));
+        if let Some(k) = super::kernel_sample(start, &shared.meters, |c| c.bytes_acked) {
+            kernel_samples.push(k);
+        }
         while let Some(done) = set.try_join_next() {
             match done {
                 Ok(Ok(r)) => reports.extend(r),
@@ -256,30 +302,49 @@ async fn run(ctx: &ProbeContext) -> Result<ProbeOutput, ProbeError> {
     if let Some(e) = first_error {
         return Err(e);
     }
-    let rate = if receiver {
-        receiver_rate(&reports, grace_s)
+    // The sender's counter decides whether there is a measurement at all (bytes in the
+    // window, no stall at its end); the receiver's timeline, where there is one, gives the
+    // figure.
+    let cap_hit = shared.sent.load(Ordering::Relaxed) >= ctx.byte_cap;
+    // Bytes acknowledged by the receiver's kernel, where every stream had a meter: what
+    // crossed the link, not what the sender queued.
+    let kernel = shared.kernel.load(Ordering::Relaxed) && kernel_samples.len() == samples.len();
+    let sender_rate = judge_transfer(
+        "upload",
+        if kernel { &kernel_samples } else { &samples },
+        grace_s,
+        s,
+        cap_hit.then_some(ctx.byte_cap),
+    )?;
+    let rate = if kernel {
+        sender_rate
+    } else if receiver {
+        receiver_rate(&reports, grace_s).ok_or_else(|| {
+            ProbeError::new(
+                FailureReason::NoData,
+                "the server's upload receipts hold no window after the ramp-up",
+            )
+        })?
     } else {
-        rate_after_grace(&samples, grace_s, 0.5)
+        sender_rate
     };
-    let Some(rate) = rate else {
-        return Err(if shared.sent.load(Ordering::Relaxed) >= ctx.byte_cap {
-            ProbeError::new(
-                FailureReason::ByteCap,
-                format!(
-                    "byte cap of {} bytes reached before the ramp-up ended",
-                    ctx.byte_cap
-                ),
-            )
-        } else {
-            ProbeError::new(
-                FailureReason::Protocol,
-                "upload ended before a measurement window after the ramp-up",
-            )
-        });
-    };
+    let window = super::window_unix(
+        if kernel { &kernel_samples } else { &samples },
+        grace_s,
+        start_unix,
+    );
     Ok(ProbeOutput {
         upload_bytes_per_second: Some(rate),
-        upload_measured_at_receiver: Some(receiver),
+        upload_measured_at_receiver: Some(kernel || receiver),
+        window_start_unix_seconds: window.0,
+        window_end_unix_seconds: window.1,
+        byte_counter: Some(if kernel {
+            "kernel"
+        } else if receiver {
+            "receiver"
+        } else {
+            "application"
+        }),
         ..Default::default()
     })
 }

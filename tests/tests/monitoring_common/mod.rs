@@ -88,6 +88,16 @@ impl Prometheus {
     /// directory; relative paths in it resolve against that directory) and waits until it is
     /// ready. `extra_files` are written beside the config first.
     pub fn start(config_yaml: &str, extra_files: &[(&str, &str)]) -> Prometheus {
+        Prometheus::start_with_flags(config_yaml, extra_files, &[])
+    }
+
+    /// [`Prometheus::start`] with extra command-line flags (e.g.
+    /// `--web.enable-remote-write-receiver`).
+    pub fn start_with_flags(
+        config_yaml: &str,
+        extra_files: &[(&str, &str)],
+        flags: &[&str],
+    ) -> Prometheus {
         let dir = tempfile::tempdir().expect("temp dir for Prometheus");
         for (name, content) in extra_files {
             let path = dir.path().join(name);
@@ -112,6 +122,7 @@ impl Prometheus {
                 ))
                 .arg(format!("--web.listen-address=127.0.0.1:{port}"))
                 .arg("--log.level=warn")
+                .args(flags)
                 .current_dir(dir.path())
                 .stdout(Stdio::null())
                 .stderr(log)
