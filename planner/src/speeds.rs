@@ -31,6 +31,9 @@ use crate::gaps::round;
 /// # For regions Prometheus has no target for (no recording rules or no baseline there):
 /// target_download_bytes_per_second = 11.25e6   # 90 Mbit/s
 /// target_upload_bytes_per_second = 4.5e6       # 36 Mbit/s
+/// # For regions without `region:probe_international_ratio:min` in Prometheus: the international
+/// # path is the bottleneck when international / domestic speed falls below this ratio.
+/// international_ratio_min = 0.5
 /// ```
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -43,6 +46,10 @@ pub struct SpeedsConfig {
     pub target_download_bytes_per_second: Option<f64>,
     /// Upload target, bytes/s, for regions without a target recorded in Prometheus.
     pub target_upload_bytes_per_second: Option<f64>,
+    /// Lowest acceptable international / domestic speed ratio for regions without
+    /// `region:probe_international_ratio:min` recorded in Prometheus; below it the international
+    /// path is flagged as the region's bottleneck.
+    pub international_ratio_min: f64,
 }
 
 impl Default for SpeedsConfig {
@@ -52,6 +59,9 @@ impl Default for SpeedsConfig {
             timeout_s: 10.0,
             target_download_bytes_per_second: None,
             target_upload_bytes_per_second: None,
+            // The default of config/prometheus/rules/recording.yml
+            // (`probe:international_ratio:min_default`), so both sides agree out of the box.
+            international_ratio_min: 0.5,
         }
     }
 }
@@ -92,6 +102,13 @@ impl SpeedsConfig {
                     ));
                 }
             }
+        }
+        let r = self.international_ratio_min;
+        if !(r.is_finite() && r > 0.0 && r <= 1.0) {
+            problems.push(format!(
+                "speeds.international_ratio_min = {}: give a ratio of international to domestic speed above 0 and at most 1 (e.g. 0.5)",
+                crate::config::show(r)
+            ));
         }
         problems
     }
@@ -178,6 +195,23 @@ pub struct RegionSpeeds {
     pub upload_ratio_to_target: Option<f64>,
     /// Measured and below target in download or upload.
     pub below_target: bool,
+    /// 1-day medians per target scope: targets labelled `scope="domestic"` (inside the
+    /// agents' country) and `scope="international"` (abroad, through the gateways).
+    pub domestic_download_bytes_per_second: Option<f64>,
+    pub international_download_bytes_per_second: Option<f64>,
+    pub domestic_upload_bytes_per_second: Option<f64>,
+    pub international_upload_bytes_per_second: Option<f64>,
+    /// International / domestic 1-day median (1 = the international path costs nothing).
+    pub international_download_ratio: Option<f64>,
+    pub international_upload_ratio: Option<f64>,
+    /// The lowest acceptable international / domestic ratio for the region.
+    pub international_ratio_min: f64,
+    /// `prometheus` (`region:probe_international_ratio:min`) or `config`
+    /// (`[speeds] international_ratio_min`).
+    pub international_ratio_min_source: TargetSource,
+    /// The download or upload ratio is below the minimum: the international path (gateways,
+    /// upstream capacity), not the access network, limits the region's speeds.
+    pub international_bottleneck: bool,
 }
 
 /// The `speeds` object of the analysis JSON.
@@ -192,6 +226,8 @@ pub struct Speeds {
     pub regions: Vec<RegionSpeeds>,
     pub regions_measured: usize,
     pub regions_below_target: Vec<String>,
+    /// Regions whose international path is the bottleneck (`international_bottleneck`).
+    pub regions_international_bottleneck: Vec<String>,
     /// `region` labels that match no region of the dataset (or several).
     pub unmatched_labels: Vec<String>,
     pub warnings: Vec<String>,
@@ -238,9 +274,8 @@ impl Client {
         })
     }
 
-    /// Evaluates `query` now; returns (label value of `region`, value) per series. Series
-    /// without a `region` label are returned under "".
-    fn vector(&self, query: &str) -> Result<Vec<(String, f64)>, SpeedsError> {
+    /// Evaluates `query` now; returns one sample per series. Labels a series lacks are "".
+    fn vector(&self, query: &str) -> Result<Vec<Sample>, SpeedsError> {
         let mut endpoint = self.endpoint.clone();
         endpoint.query_pairs_mut().append_pair("query", query);
         let resp = self
@@ -297,16 +332,27 @@ impl Client {
             .ok_or_else(|| bad("data.result is not a list".into()))?;
         let mut out = Vec::with_capacity(result.len());
         for s in result {
-            let region = s["metric"]["region"].as_str().unwrap_or("").to_string();
+            let label = |name: &str| s["metric"][name].as_str().unwrap_or("").to_string();
             // Sample values are strings so that NaN and ±Inf survive JSON.
             let value = s["value"][1]
                 .as_str()
                 .and_then(|x| x.parse::<f64>().ok())
                 .ok_or_else(|| bad(format!("sample without a numeric value: {s}")))?;
-            out.push((region, value));
+            out.push(Sample {
+                region: label("region"),
+                scope: label("scope"),
+                value,
+            });
         }
         Ok(out)
     }
+}
+
+/// One series of an instant query's answer: the labels the planner uses and the value.
+struct Sample {
+    region: String,
+    scope: String,
+    value: f64,
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -370,6 +416,36 @@ fn queries(source: SpeedSource) -> Queries {
     }
 }
 
+/// The per-region, per-scope 1-day median of `dir`: the recorded series, or the same two-step
+/// median from the raw gauges.
+fn scope_query(source: SpeedSource, dir: &str) -> String {
+    match source {
+        SpeedSource::RecordingRules => {
+            format!("region_scope:probe_{dir}_bytes_per_second:median_1d")
+        }
+        SpeedSource::RawExpressions => format!(
+            "quantile by (region, scope) (0.5, quantile_over_time(0.5, probe_{dir}_bytes_per_second{{region!=\"\",scope=~\"domestic|international\"}}[1d]))"
+        ),
+    }
+}
+
+/// The scopes of `scope_query`, in the order of the per-scope arrays.
+const SCOPES: [&str; 2] = ["domestic", "international"];
+
+/// Region label → [domestic, international] median (finite values only).
+fn to_scope_map(v: Vec<Sample>) -> BTreeMap<String, [Option<f64>; 2]> {
+    let mut m: BTreeMap<String, [Option<f64>; 2]> = BTreeMap::new();
+    for s in v {
+        let Some(k) = SCOPES.iter().position(|&x| x == s.scope) else {
+            continue;
+        };
+        if !s.region.is_empty() && s.value.is_finite() {
+            m.entry(s.region).or_default()[k] = Some(s.value);
+        }
+    }
+    m
+}
+
 /// Maps Prometheus `region` labels to region codes.
 struct RegionMatcher {
     by_code: BTreeMap<String, String>,
@@ -417,15 +493,18 @@ impl RegionMatcher {
     }
 }
 
-fn to_map(v: Vec<(String, f64)>) -> BTreeMap<String, f64> {
-    v.into_iter().filter(|(r, _)| !r.is_empty()).collect()
+fn to_map(v: Vec<Sample>) -> BTreeMap<String, f64> {
+    v.into_iter()
+        .filter(|s| !s.region.is_empty())
+        .map(|s| (s.region, s.value))
+        .collect()
 }
 
 /// Queries `url` and judges every region of `regions` against its target.
 pub fn fetch(url: &str, cfg: &SpeedsConfig, regions: &[Region]) -> Result<Speeds, SpeedsError> {
     let client = Client::new(url, cfg.timeout())?;
     let recorded = client.vector(&queries(SpeedSource::RecordingRules).median[0][0])?;
-    let source = if recorded.iter().any(|(r, _)| !r.is_empty()) {
+    let source = if recorded.iter().any(|s| !s.region.is_empty()) {
         SpeedSource::RecordingRules
     } else {
         SpeedSource::RawExpressions
@@ -452,7 +531,18 @@ pub fn fetch(url: &str, cfg: &SpeedsConfig, regions: &[Region]) -> Result<Speeds
     let target_factor = client
         .vector("probe:speed_target:factor")?
         .first()
-        .map(|&(_, f)| f);
+        .map(|s| s.value);
+    // scoped[dir]: label → [domestic, international]. Rules older than the scope split record
+    // no per-scope series, so an empty recorded answer falls back to the raw expression.
+    let mut scoped = Vec::new();
+    for dir in DIRS {
+        let mut v = client.vector(&scope_query(source, dir))?;
+        if v.is_empty() && source == SpeedSource::RecordingRules {
+            v = client.vector(&scope_query(SpeedSource::RawExpressions, dir))?;
+        }
+        scoped.push(to_scope_map(v));
+    }
+    let ratio_min = to_map(client.vector("region:probe_international_ratio:min")?);
 
     let mut labels: BTreeSet<String> = BTreeSet::new();
     for m in medians.iter().flatten().chain([&agents]) {
@@ -556,6 +646,33 @@ pub fn fetch(url: &str, cfg: &SpeedsConfig, regions: &[Region]) -> Result<Speeds
         }
         let measured = med.iter().flatten().any(Option::is_some);
         let r1 = |v: Option<f64>| v.map(|x| round(x, 1));
+        let sc: Vec<[Option<f64>; 2]> = (0..2)
+            .map(|d| {
+                label
+                    .as_ref()
+                    .and_then(|l| scoped[d].get(l))
+                    .copied()
+                    .unwrap_or_default()
+            })
+            .collect();
+        let intl_ratio: Vec<Option<f64>> = sc
+            .iter()
+            .map(|&[dom, intl]| match (dom, intl) {
+                (Some(dom), Some(intl)) if dom > 0.0 => Some(intl / dom),
+                _ => None,
+            })
+            .collect();
+        let (ratio_min_v, ratio_min_src) = match label
+            .as_ref()
+            .and_then(|l| ratio_min.get(l))
+            .or_else(|| ratio_min.get(&r.code))
+            .copied()
+            .filter(|v| v.is_finite() && *v > 0.0)
+        {
+            Some(m) => (m, TargetSource::Prometheus),
+            None => (cfg.international_ratio_min, TargetSource::Config),
+        };
+        let bottleneck = intl_ratio.iter().flatten().any(|&x| x < ratio_min_v);
         rows.push(RegionSpeeds {
             region: r.code.clone(),
             name: r.name_en.clone(),
@@ -581,6 +698,15 @@ pub fn fetch(url: &str, cfg: &SpeedsConfig, regions: &[Region]) -> Result<Speeds
             download_ratio_to_target: ratio[0],
             upload_ratio_to_target: ratio[1],
             below_target: below,
+            domestic_download_bytes_per_second: r1(sc[0][0]),
+            international_download_bytes_per_second: r1(sc[0][1]),
+            domestic_upload_bytes_per_second: r1(sc[1][0]),
+            international_upload_bytes_per_second: r1(sc[1][1]),
+            international_download_ratio: intl_ratio[0].map(|x| round(x, 4)),
+            international_upload_ratio: intl_ratio[1].map(|x| round(x, 4)),
+            international_ratio_min: ratio_min_v,
+            international_ratio_min_source: ratio_min_src,
+            international_bottleneck: bottleneck,
         });
     }
     let regions_measured = rows.iter().filter(|r| r.measured).count();
@@ -594,6 +720,11 @@ pub fn fetch(url: &str, cfg: &SpeedsConfig, regions: &[Region]) -> Result<Speeds
         .filter(|r| r.below_target)
         .map(|r| r.region.clone())
         .collect();
+    let regions_international_bottleneck = rows
+        .iter()
+        .filter(|r| r.international_bottleneck)
+        .map(|r| r.region.clone())
+        .collect();
     Ok(Speeds {
         url: url.to_string(),
         source,
@@ -601,6 +732,7 @@ pub fn fetch(url: &str, cfg: &SpeedsConfig, regions: &[Region]) -> Result<Speeds
         regions: rows,
         regions_measured,
         regions_below_target,
+        regions_international_bottleneck,
         unmatched_labels: unmatched,
         warnings,
     })
@@ -678,6 +810,55 @@ pub fn render_text(s: &Speeds) -> String {
             format!(": {}", s.regions_below_target.join(", "))
         }
     );
+    let scoped: Vec<&RegionSpeeds> = s
+        .regions
+        .iter()
+        .filter(|r| {
+            r.international_download_ratio.is_some() || r.international_upload_ratio.is_some()
+        })
+        .collect();
+    if !scoped.is_empty() {
+        let _ = writeln!(
+            o,
+            "  Domestic vs international (1-day medians, Mbit/s; ratio = international / domestic)"
+        );
+        let _ = writeln!(
+            o,
+            "  {:<8} {:>9} {:>9} {:>6} {:>9} {:>9} {:>6} {:>5}",
+            "region", "dom down", "int down", "ratio", "dom up", "int up", "ratio", "min"
+        );
+        let ratio = |v: Option<f64>| v.map(|x| format!("{x:.2}")).unwrap_or_else(|| "-".into());
+        for r in scoped {
+            let _ = writeln!(
+                o,
+                "  {:<8} {:>9} {:>9} {:>6} {:>9} {:>9} {:>6} {:>5}  {}",
+                r.region,
+                mbit(r.domestic_download_bytes_per_second),
+                mbit(r.international_download_bytes_per_second),
+                ratio(r.international_download_ratio),
+                mbit(r.domestic_upload_bytes_per_second),
+                mbit(r.international_upload_bytes_per_second),
+                ratio(r.international_upload_ratio),
+                format!("{:.2}", r.international_ratio_min),
+                if r.international_bottleneck {
+                    "INTERNATIONAL BOTTLENECK"
+                } else {
+                    "ok"
+                }
+            );
+        }
+        let _ = writeln!(
+            o,
+            "  {} of {} measured regions limited by the international path{}",
+            s.regions_international_bottleneck.len(),
+            s.regions_measured,
+            if s.regions_international_bottleneck.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", s.regions_international_bottleneck.join(", "))
+            }
+        );
+    }
     for w in &s.warnings {
         let _ = writeln!(o, "  warning: {w}");
     }
@@ -739,6 +920,22 @@ mod tests {
             vec!["speeds.timeout_s = 1e300: give a positive number of seconds, at most 3600"]
         );
         assert_eq!(c.timeout(), Duration::from_secs(3600));
+        for bad in ["0", "1.5", "-0.2", "nan"] {
+            let c: SpeedsConfig =
+                toml::from_str(&format!("international_ratio_min = {bad}")).unwrap();
+            assert_eq!(c.problems().len(), 1, "{bad}");
+            assert!(
+                c.problems()[0].starts_with("speeds.international_ratio_min = "),
+                "{:?}",
+                c.problems()
+            );
+        }
+        assert!(
+            toml::from_str::<SpeedsConfig>("international_ratio_min = 1.0")
+                .unwrap()
+                .problems()
+                .is_empty()
+        );
         let e = toml::from_str::<SpeedsConfig>("target_mbit = 5")
             .unwrap_err()
             .to_string();

@@ -31,18 +31,26 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// Agents of the backfill: instance, region label, download and upload in bytes/s (constant,
-/// so every median is exact).
-const AGENTS: [(&str, &str, f64, f64); 5] = [
-    ("a1:9101", "UZ-TO", 20e6, 5e6),
-    ("a2:9101", "UZ-TO", 16e6, 4e6),
+/// Series of the backfill: instance, region label, target, scope, download and upload in
+/// bytes/s (constant, so every median is exact).
+const AGENTS: [(&str, &str, &str, &str, f64, f64); 9] = [
+    // UZ-TO: region medians 18e6 / 4.5e6 over both scopes, and 18e6 / 4.5e6 in each scope
+    // (international / domestic = 1: no bottleneck).
+    ("a1:9101", "UZ-TO", "t1", "domestic", 20e6, 5e6),
+    ("a2:9101", "UZ-TO", "t1", "domestic", 16e6, 4e6),
+    ("a1:9101", "UZ-TO", "t2", "international", 19e6, 4.6e6),
+    ("a2:9101", "UZ-TO", "t2", "international", 17e6, 4.4e6),
     // A region name that is unique: matched to UZ-QR, and it has a configured baseline in
-    // recording.yml (20/5 Mbit/s → target 36/9 Mbit/s = 4.5e6/1.125e6 B/s).
-    ("a3:9101", "Karakalpakstan", 3e6, 1e6),
+    // recording.yml (20/5 Mbit/s → target 36/9 Mbit/s = 4.5e6/1.125e6 B/s). Domestic only.
+    ("a3:9101", "Karakalpakstan", "t1", "domestic", 3e6, 1e6),
     // Names two regions (UZ-TK and UZ-TO): a warning, not used.
-    ("a4:9101", "Tashkent", 9e6, 2e6),
+    ("a4:9101", "Tashkent", "t1", "domestic", 9e6, 2e6),
     // No such region.
-    ("a5:9101", "Atlantis", 7e6, 1e6),
+    ("a5:9101", "Atlantis", "t1", "domestic", 7e6, 1e6),
+    // UZ-SA: medians 17.5e6 / 5.25e6 meet the targets, but international download is 1/6 of
+    // domestic (below the default minimum ratio 0.5): the international path is the bottleneck.
+    ("a6:9101", "UZ-SA", "t1", "domestic", 30e6, 6e6),
+    ("a6:9101", "UZ-SA", "t2", "international", 5e6, 4.5e6),
 ];
 
 /// OpenMetrics text of AGENTS: one sample a minute over the last three hours.
@@ -54,13 +62,13 @@ fn openmetrics() -> String {
     let mut s = String::new();
     for (dir, idx) in [("download", 0), ("upload", 1)] {
         s.push_str(&format!("# TYPE probe_{dir}_bytes_per_second gauge\n"));
-        for (inst, region, down, up) in AGENTS {
+        for (inst, region, target, scope, down, up) in AGENTS {
             let v = if idx == 0 { down } else { up };
             // Ends 30 s ago: the newest sample is within the 5-minute lookback of an instant query.
             for k in (0..180).rev() {
                 let ts = now - 30 - k * 60;
                 s.push_str(&format!(
-                    "probe_{dir}_bytes_per_second{{job=\"probe-agent\",instance=\"{inst}\",region=\"{region}\",site=\"s-{inst}\",target=\"t1\"}} {v} {ts}\n"
+                    "probe_{dir}_bytes_per_second{{job=\"probe-agent\",instance=\"{inst}\",region=\"{region}\",scope=\"{scope}\",site=\"s-{inst}\",target=\"{target}\"}} {v} {ts}\n"
                 ));
             }
         }
@@ -160,14 +168,19 @@ impl Prom {
         v["data"]["result"].as_array().map(Vec::len).unwrap_or(0)
     }
 
-    /// Waits until the recording rules have produced the per-region 1 d and 7 d medians of the
-    /// three matched labels plus Atlantis.
+    /// Waits until the recording rules have produced the per-region 1 d and 7 d medians, the
+    /// per-scope medians and the minimum international ratios of the labels.
     fn wait_recorded(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         let exprs = [
             "region:probe_download_bytes_per_second:median_1d",
             "region:probe_upload_bytes_per_second:median_7d",
             "region:probe_download_bytes_per_second:target",
+            // The scope group reads the per-target medians of another group, so its series
+            // appear an evaluation later.
+            "region_scope:probe_download_bytes_per_second:median_1d",
+            "region_scope:probe_upload_bytes_per_second:median_1d",
+            "region:probe_international_ratio:min",
         ];
         while exprs.iter().any(|e| self.count(e) < 3) {
             assert!(
@@ -244,8 +257,52 @@ fn check_common(speeds: &Value) {
     assert_eq!(an["agents"], 0, "{an:#}");
 
     assert_eq!(speeds["regions"].as_array().unwrap().len(), 14);
-    assert_eq!(speeds["regions_measured"], 2, "{speeds:#}");
+    assert_eq!(speeds["regions_measured"], 3, "{speeds:#}");
     assert_eq!(speeds["regions_below_target"], serde_json::json!(["UZ-QR"]));
+
+    // Domestic vs international: UZ-TO even, UZ-SA limited abroad, UZ-QR domestic only.
+    assert!(
+        approx(&to["domestic_download_bytes_per_second"], 18e6),
+        "{to:#}"
+    );
+    assert!(
+        approx(&to["international_download_bytes_per_second"], 18e6),
+        "{to:#}"
+    );
+    assert!(
+        approx(&to["international_upload_bytes_per_second"], 4.5e6),
+        "{to:#}"
+    );
+    assert!(approx(&to["international_download_ratio"], 1.0), "{to:#}");
+    assert_eq!(to["international_bottleneck"], false, "{to:#}");
+    let sa = region(speeds, "UZ-SA");
+    assert_eq!(sa["below_target"], false, "{sa:#}");
+    assert!(approx(&sa["download_bytes_per_second"], 17.5e6), "{sa:#}");
+    assert!(
+        approx(&sa["domestic_download_bytes_per_second"], 30e6),
+        "{sa:#}"
+    );
+    assert!(
+        approx(&sa["international_download_bytes_per_second"], 5e6),
+        "{sa:#}"
+    );
+    assert!(
+        approx(&sa["international_download_ratio"], 0.1667),
+        "{sa:#}"
+    );
+    assert!(approx(&sa["international_upload_ratio"], 0.75), "{sa:#}");
+    assert!(approx(&sa["international_ratio_min"], 0.5), "{sa:#}");
+    assert_eq!(sa["international_bottleneck"], true, "{sa:#}");
+    assert!(
+        approx(&qr["domestic_download_bytes_per_second"], 3e6),
+        "{qr:#}"
+    );
+    assert!(qr["international_download_ratio"].is_null(), "{qr:#}");
+    assert_eq!(qr["international_bottleneck"], false, "{qr:#}");
+    assert_eq!(
+        speeds["regions_international_bottleneck"],
+        serde_json::json!(["UZ-SA"])
+    );
     assert_eq!(
         speeds["unmatched_labels"],
         serde_json::json!(["Atlantis", "Tashkent"])
@@ -301,6 +358,13 @@ fn speeds_from_recording_rules_reach_json_text_and_csv() {
     );
     assert!(approx(&qr["download_ratio_to_target"], 0.6667), "{qr:#}");
     assert!(approx(&qr["upload_ratio_to_target"], 0.8889), "{qr:#}");
+    // The minimum ratios come from recording.yml. Its UZ-QR override (0.3) is keyed by the
+    // label `UZ-QR`, but these agents say `Karakalpakstan`, so the default 0.5 applies to them —
+    // exactly what the InternationalSpeedShareLow alert compares with.
+    assert!(approx(&qr["international_ratio_min"], 0.5), "{qr:#}");
+    assert_eq!(qr["international_ratio_min_source"], "prometheus", "{qr:#}");
+    let sa = region(speeds, "UZ-SA");
+    assert_eq!(sa["international_ratio_min_source"], "prometheus", "{sa:#}");
     assert!(v["coverage"].is_object(), "the analysis still runs");
 
     // The same object in summary.json, and one CSV row per region.
@@ -319,7 +383,7 @@ fn speeds_from_recording_rules_reach_json_text_and_csv() {
     let qr_row = rows.iter().find(|l| l.starts_with("UZ-QR,")).unwrap();
     assert!(
         qr_row.starts_with("UZ-QR,Karakalpakstan,Karakalpakstan,true,1,3000000.0,1000000.0,")
-            && qr_row.ends_with(",true"),
+            && qr_row.ends_with(",true,3000000.0,,1000000.0,,,,0.5,prometheus,false"),
         "{qr_row}"
     );
 }
@@ -349,6 +413,9 @@ fn speeds_fall_back_to_raw_expressions_without_rules() {
     let qr = region(speeds, "UZ-QR");
     assert_eq!(qr["download_target_source"], "config", "{qr:#}");
     assert!(approx(&qr["download_ratio_to_target"], 0.2667), "{qr:#}");
+    // Without rules the minimum ratio is the planner config's (default 0.5).
+    assert!(approx(&qr["international_ratio_min"], 0.5), "{qr:#}");
+    assert_eq!(qr["international_ratio_min_source"], "config", "{qr:#}");
     // Warnings also reach stderr in JSON mode.
     assert!(text(&o.stderr).contains("warning: region label `Atlantis`"));
 
@@ -382,7 +449,23 @@ fn speeds_fall_back_to_raw_expressions_without_rules() {
     );
     assert!(s.contains("no measurements: UZ-AN, UZ-BU"), "{s}");
     assert!(
-        s.contains("1 of 2 measured regions below target: UZ-QR"),
+        s.contains("1 of 3 measured regions below target: UZ-QR"),
+        "{s}"
+    );
+    let sa_line = s
+        .lines()
+        .filter(|l| l.trim_start().starts_with("UZ-SA"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no domestic/international line for UZ-SA in {s}"));
+    assert!(
+        sa_line.contains("240.0")
+            && sa_line.contains("40.0")
+            && sa_line.contains("0.17")
+            && sa_line.ends_with("INTERNATIONAL BOTTLENECK"),
+        "{sa_line}"
+    );
+    assert!(
+        s.contains("1 of 3 measured regions limited by the international path: UZ-SA"),
         "{s}"
     );
 
@@ -551,9 +634,9 @@ fn report_shows_measured_speeds_and_flags_regions_below_target() {
     );
     assert!(html.contains("baseline × 1.8 recorded in Prometheus"));
     assert!(html.contains(
-        "<p id=\"speeds-summary\"><b>1</b> of 2 measured regions below target: UZ-QR.</p>"
+        "<p id=\"speeds-summary\"><b>1</b> of 3 measured regions below target: UZ-QR.</p>"
     ));
-    assert!(html.contains("<div class=\"v\" id=\"kf-speeds-below\">1 of 2</div>"));
+    assert!(html.contains("<div class=\"v\" id=\"kf-speeds-below\">1 of 3</div>"));
 
     // UZ-TO: two agents at 20/5 and 16/4 MB/s → medians 144 / 36 Mbit/s against the config's
     // 90 / 32 Mbit/s (no recorded baseline for it): met.
@@ -583,10 +666,26 @@ fn report_shows_measured_speeds_and_flags_regions_below_target() {
         "{qr}"
     );
     // Only measured regions get a row; the others are listed.
-    assert_eq!(html.matches("<tr id=\"speeds-").count(), 2);
+    assert_eq!(html.matches("<tr id=\"speeds-UZ").count(), 3);
+    // Domestic vs international: the regions with both scopes, UZ-SA flagged.
+    assert!(html.contains(
+        "<p id=\"speeds-scope-summary\"><b>1</b> of 3 measured regions limited by the international path: UZ-SA.</p>"
+    ));
+    assert_eq!(html.matches("<tr id=\"speeds-scope-").count(), 2);
+    let start = html
+        .find("<tr id=\"speeds-scope-UZ-SA\"")
+        .expect("UZ-SA scope row");
+    let sa = &html[start..start + html[start..].find("</tr>").unwrap()];
+    assert!(
+        sa.contains("class=\"below\"")
+            && sa.contains("<td>240.0</td><td>40.0</td><td>0.17</td>")
+            && sa.contains("<td>0.50 (Prometheus)</td>")
+            && sa.contains("international path is the bottleneck"),
+        "{sa}"
+    );
     assert!(
         html.contains(
-            "<p id=\"speeds-unmeasured\">No measurements (12): Andijan UZ-AN, Bukhara UZ-BU,"
+            "<p id=\"speeds-unmeasured\">No measurements (11): Andijan UZ-AN, Bukhara UZ-BU,"
         ),
         "unmeasured list missing"
     );
@@ -652,6 +751,8 @@ fn report_shows_measured_speeds_and_flags_regions_below_target() {
         "download_bytes_per_second (Real) = 3000000",
         "download_target_bytes_per_second (Real) = 4500000",
         "download_target_source (String) = prometheus",
+        "international_ratio_min (Real) = 0.5",
+        "international_bottleneck (Integer) = 0",
     ] {
         assert!(s.contains(f), "no {f:?} in {s}");
     }

@@ -960,15 +960,35 @@ struct AccuracyLink<'a> {
 /// Largest accepted |probe / carried − 1|, in percent.
 const ACCURACY_PERCENT: f64 = 2.0;
 
-/// One accuracy case: `probe run` download/upload, then iperf3 both ways, from the client
-/// namespace to the server; returns the BENCHMARKS table row and any failures. The probe's
-/// figures are judged against what the link carried in the probe's own reported window
+/// The protocols judged on the shaped links: the HTTP prober against `probe serve`'s own
+/// endpoints (with iperf3 beside it) and the ndt7 client against its ndt7 server.
+#[derive(Clone, Copy, PartialEq)]
+enum Protocol {
+    Http,
+    Ndt7,
+}
+
+/// One accuracy case: `probe run` download/upload (then, for HTTP, iperf3 both ways) from the
+/// client namespace to the server; returns the BENCHMARKS table row and any failures. The
+/// probe's figures are judged against what the link carried in the probe's own reported window
 /// (`window_start/end_unix_seconds`); the nominal goodput capacity and iperf3 are reported beside.
-fn accuracy_case(link: &AccuracyLink) -> (String, Vec<String>) {
+fn accuracy_case(link: &AccuracyLink, protocol: Protocol) -> (String, Vec<String>) {
     let bin = probe_bin();
     let (mbit, rtt) = (link.mbit, &link.rtt);
     let capacity = mbit as f64 * 1e6 / 8.0 * 1448.0 / link.frame_bytes;
-    let url = format!("http://{}:8080/", link.server_ip);
+    let (url, kind, tests) = match protocol {
+        Protocol::Http => (
+            format!("http://{}:8080/", link.server_ip),
+            "probe",
+            "latency,download,upload",
+        ),
+        // One server (no Locate): the WebSocket URL of `probe serve`.
+        Protocol::Ndt7 => (
+            format!("ws://{}:8080/", link.server_ip),
+            "ndt7",
+            "download,upload",
+        ),
+    };
     let out = Command::new("ip")
         .args([
             "netns",
@@ -982,7 +1002,7 @@ fn accuracy_case(link: &AccuracyLink) -> (String, Vec<String>) {
         ])
         .args([
             "--tests",
-            "latency,download,upload",
+            tests,
             "--duration",
             "7s",
             "--grace",
@@ -990,7 +1010,7 @@ fn accuracy_case(link: &AccuracyLink) -> (String, Vec<String>) {
             "--streams",
             "4",
             "--kind",
-            "probe",
+            kind,
         ])
         .env("RUST_LOG", "error")
         .output()
@@ -1014,12 +1034,25 @@ fn accuracy_case(link: &AccuracyLink) -> (String, Vec<String>) {
         r[f].as_f64()
             .unwrap_or_else(|| panic!("no {f} in {r} ({mbit} Mbit/s)"))
     };
-    let rtt_measured_ms = num(&result("latency"), "latency_min_seconds") * 1000.0;
+    // HTTP: the latency test's minimum; ndt7: the server's TCPInfo.MinRTT.
+    let rtt_from = if protocol == Protocol::Http {
+        "latency"
+    } else {
+        "download"
+    };
+    let rtt_measured_ms = num(&result(rtt_from), "latency_min_seconds") * 1000.0;
     let mut failures = Vec::new();
     let mut judged = Vec::new();
+    // The ndt7 upload figure is the server's (bytes received, counted where the link meter
+    // counts them), so no ACK lag applies to its window.
+    let up_lag_s = if protocol == Protocol::Http {
+        link.up_lag_s
+    } else {
+        0.0
+    };
     for (test, meter, lag_s) in [
         ("download", &link.down, 0.0),
-        ("upload", &link.up, link.up_lag_s),
+        ("upload", &link.up, up_lag_s),
     ] {
         let r = result(test);
         assert_eq!(
@@ -1041,7 +1074,7 @@ fn accuracy_case(link: &AccuracyLink) -> (String, Vec<String>) {
         let err = (measured / carried - 1.0) * 100.0;
         if err.is_nan() || err.abs() > ACCURACY_PERCENT {
             failures.push(format!(
-                "{test} at {mbit} Mbit/s, RTT {rtt}: probe {:.3} MB/s is {err:+.2} % off the {:.3} MB/s the link carried in the same window",
+                "{kind} {test} at {mbit} Mbit/s, RTT {rtt}: probe {:.3} MB/s is {err:+.2} % off the {:.3} MB/s the link carried in the same window",
                 measured / 1e6,
                 carried / 1e6
             ));
@@ -1057,11 +1090,32 @@ fn accuracy_case(link: &AccuracyLink) -> (String, Vec<String>) {
         }
         judged.push((carried, measured, err));
     }
+    let vs_nominal = |x: f64| (x / capacity - 1.0) * 100.0;
+    if protocol == Protocol::Ndt7 {
+        let side = |f: &str, test: &str| {
+            result(test)[f]
+                .as_f64()
+                .map(|x| format!("{:.3}", x / 1e6))
+                .unwrap_or_else(|| "—".into())
+        };
+        let row = format!(
+            "| {mbit} Mbit/s | {rtt} | {rtt_measured_ms:.2} ms | {:.3} | {:.3} | {:.3} ({:+.2} %) | {} | {:.3} | {:.3} ({:+.2} %) | {} |",
+            capacity / 1e6,
+            judged[0].0 / 1e6,
+            judged[0].1 / 1e6,
+            judged[0].2,
+            side("ndt7_download_server_bytes_per_second", "download"),
+            judged[1].0 / 1e6,
+            judged[1].1 / 1e6,
+            judged[1].2,
+            side("ndt7_upload_client_bytes_per_second", "upload"),
+        );
+        return (row, failures);
+    }
     let (i_down, i_up) = (
         iperf3(link.cli, link.server_ip, true, 5, 2, 4),
         iperf3(link.cli, link.server_ip, false, 5, 2, 4),
     );
-    let vs_nominal = |x: f64| (x / capacity - 1.0) * 100.0;
     let row = format!(
         "| {mbit} Mbit/s | {rtt} | {rtt_measured_ms:.2} ms | {:.3} | {:.3} | {:.3} ({:+.2} %) | {:.3} ({:+.1} %) | {:.3} | {:.3} ({:+.2} %) | {:.3} ({:+.1} %) |",
         capacity / 1e6,
@@ -1079,11 +1133,17 @@ fn accuracy_case(link: &AccuracyLink) -> (String, Vec<String>) {
     (row, failures)
 }
 
-fn print_accuracy_table(title: &str, rows: &[String]) {
-    println!("{title}");
+fn print_accuracy_table(title: &str, rows: &[String], ndt7: &[String]) {
+    println!("{title}: HTTP prober against probe serve, iperf3 beside");
     println!("| shaped rate | RTT | HTTP RTT min (probe) | nominal goodput MB/s | download carried MB/s | probe download MB/s (vs carried) | iperf3 download MB/s (vs nominal) | upload carried MB/s | probe upload MB/s (vs carried) | iperf3 upload MB/s (vs nominal) |");
     println!("|---|---|---|---|---|---|---|---|---|---|");
     for r in rows {
+        println!("{r}");
+    }
+    println!("{title}: ndt7 client against probe serve's ndt7 server");
+    println!("| shaped rate | RTT | TCPInfo.MinRTT (server) | nominal goodput MB/s | download carried MB/s | ndt7 download MB/s, client (vs carried) | server's BytesAcked MB/s | upload carried MB/s | ndt7 upload MB/s, server (vs carried) | client's bytes acked MB/s |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for r in ndt7 {
         println!("{r}");
     }
 }
@@ -1143,6 +1203,7 @@ fn shaped_link_accuracy_against_iperf3() {
     wait_listening(&link.srv, 8080);
     wait_listening(&link.srv, 5201);
     let mut rows = Vec::new();
+    let mut ndt7_rows = Vec::new();
     let mut failures = Vec::new();
     for (mbit, one_way_ms) in [(5, 50), (20, 40), (100, 20), (500, 10)] {
         let delayed = link.shape(mbit, one_way_ms);
@@ -1170,16 +1231,20 @@ fn shaped_link_accuracy_against_iperf3() {
                 0.0
             },
         };
-        let (row, f) = accuracy_case(&case);
+        let (row, f) = accuracy_case(&case, Protocol::Http);
         rows.push(row);
         failures.extend(f);
+        let (row, f) = accuracy_case(&case, Protocol::Ndt7);
+        ndt7_rows.push(row);
+        failures.extend(f);
     }
-    print_accuracy_table("veth + tbf (link figures from tc -s)", &rows);
+    print_accuracy_table("veth + tbf (link figures from tc -s)", &rows, &ndt7_rows);
     assert!(
         failures.is_empty(),
-        "outside {ACCURACY_PERCENT} %:\n{}\n{}",
+        "outside {ACCURACY_PERCENT} %:\n{}\n{}\n{}",
         failures.join("\n"),
-        rows.join("\n")
+        rows.join("\n"),
+        ndt7_rows.join("\n")
     );
 }
 
@@ -1198,6 +1263,7 @@ fn delayed_link_accuracy_against_iperf3() {
     }
     let _serial = serial();
     let mut rows = Vec::new();
+    let mut ndt7_rows = Vec::new();
     let mut failures = Vec::new();
     for (mbit, rtt_ms) in [(5u64, 100u64), (20, 80), (100, 40), (500, 20)] {
         let one_way = Duration::from_millis(rtt_ms / 2);
@@ -1235,19 +1301,24 @@ fn delayed_link_accuracy_against_iperf3() {
             // delay to reach the client.
             up_lag_s: one_way.as_secs_f64(),
         };
-        let (row, f) = accuracy_case(&case);
+        let (row, f) = accuracy_case(&case, Protocol::Http);
         rows.push(row);
+        failures.extend(f);
+        let (row, f) = accuracy_case(&case, Protocol::Ndt7);
+        ndt7_rows.push(row);
         failures.extend(f);
     }
     print_accuracy_table(
         "TUN delay line + tbf (link figures from the delay line)",
         &rows,
+        &ndt7_rows,
     );
     assert!(
         failures.is_empty(),
-        "outside {ACCURACY_PERCENT} %:\n{}\n{}",
+        "outside {ACCURACY_PERCENT} %:\n{}\n{}\n{}",
         failures.join("\n"),
-        rows.join("\n")
+        rows.join("\n"),
+        ndt7_rows.join("\n")
     );
 }
 

@@ -435,6 +435,56 @@ fn speeds_section(o: &mut String, s: &Speeds) {
         }
         o.push_str("</table><p class=\"note\">Ratio = median / target (the target is met at ≥ 1). Medians are taken per agent over the window, then across the region's agents, so one busy site cannot move a region.</p>");
     }
+    let scoped: Vec<_> = s
+        .regions
+        .iter()
+        .filter(|r| {
+            r.international_download_ratio.is_some() || r.international_upload_ratio.is_some()
+        })
+        .collect();
+    if !scoped.is_empty() {
+        let _ = write!(
+            o,
+            "<h3>Domestic and international paths</h3><p id=\"speeds-scope-summary\"><b>{}</b> of {} measured regions limited by the international path{}.</p>",
+            s.regions_international_bottleneck.len(),
+            s.regions_measured,
+            if s.regions_international_bottleneck.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", esc(&s.regions_international_bottleneck.join(", ")))
+            }
+        );
+        o.push_str("<table id=\"speeds-scope-table\"><tr><th class=\"t\">region</th><th>download domestic</th><th>download international</th><th>ratio</th><th>upload domestic</th><th>upload international</th><th>ratio</th><th>lowest acceptable ratio</th><th class=\"t\">status</th></tr>");
+        let ratio = |v: Option<f64>| v.map(|x| format!("{x:.2}")).unwrap_or_else(|| "—".into());
+        for r in scoped {
+            let _ = write!(
+                o,
+                "<tr id=\"speeds-scope-{}\"{}><td class=\"t\">{} {}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.2} ({})</td><td class=\"t{}\">{}</td></tr>",
+                esc(&r.region),
+                if r.international_bottleneck { " class=\"below\"" } else { "" },
+                esc(&r.name),
+                esc(&r.region),
+                mbit_s(r.domestic_download_bytes_per_second),
+                mbit_s(r.international_download_bytes_per_second),
+                ratio(r.international_download_ratio),
+                mbit_s(r.domestic_upload_bytes_per_second),
+                mbit_s(r.international_upload_bytes_per_second),
+                ratio(r.international_upload_ratio),
+                r.international_ratio_min,
+                match r.international_ratio_min_source {
+                    TargetSource::Prometheus => "Prometheus",
+                    TargetSource::Config => "planner config",
+                },
+                if r.international_bottleneck { " below" } else { "" },
+                if r.international_bottleneck {
+                    "international path is the bottleneck"
+                } else {
+                    "ok"
+                }
+            );
+        }
+        o.push_str("</table><p class=\"note\">Domestic targets are inside the agents' country, international ones abroad (the target's <code>scope</code> label). Ratio = international / domestic 1-day median: near 1 when the access network limits both, low when the international gateways or upstream capacity do.</p>");
+    }
     let none: Vec<String> = s
         .regions
         .iter()

@@ -258,7 +258,7 @@ pub struct ProbeOutput {
     /// HTTP phases, seconds.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub http_phases: Vec<(Phase, f64)>,
-    /// ndt7 download as the client counted it (application bytes received), bytes/s.
+    /// ndt7 download as the client counted it (its socket's bytes received), bytes/s.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ndt7_download_client_bytes_per_second: Option<f64>,
     /// ndt7 download from the server's measurements (`TCPInfo.BytesAcked`), bytes/s.

@@ -14,8 +14,9 @@
 //!    in the wrong direction and measurement text that is not ndt7 JSON end the run as
 //!    `protocol`; a Close with a code other than 1000 as well.
 //!
-//! Figures: the download rate is the client's application bytes received after the ramp-up
-//! (`grace`), as the HTTP probers measure; the upload rate is the server's (`TCPInfo.
+//! Figures: the download rate is the client's bytes received after the ramp-up (`grace`), from
+//! its socket's kernel counter sampled every 50 ms where the OS has one (else the messages'
+//! bytes), as the HTTP probers measure; the upload rate is the server's (`TCPInfo.
 //! BytesReceived` over its `ElapsedTime`, after the ramp-up), the receiver being the one that
 //! knows. Both sides' figures are exported (`probe_ndt7_{client,server}_bytes_per_second`). The
 //! latency is the server's `TCPInfo.MinRTT`; the median of the server's `TCPInfo.RTT` during
@@ -339,7 +340,7 @@ async fn run(ctx: &ProbeContext, test: Subtest) -> Result<ProbeOutput, ProbeErro
     let (ws, fd) = connect(ctx, &url).await?;
     let runtime = ctx.settings.duration.min(MAX_RUNTIME);
     let mut out = match test {
-        Subtest::Download => download(ctx, ws, runtime).await?,
+        Subtest::Download => download(ctx, ws, fd.as_ref(), runtime).await?,
         Subtest::Upload => upload(ctx, ws, fd.as_ref(), runtime).await?,
     };
     out.ndt7_server = url.host_str().map(str::to_string);
@@ -369,22 +370,82 @@ fn check_close(frame: Option<&CloseFrame>) -> Result<(), ProbeError> {
     }
 }
 
+/// The socket's kernel byte counter, sampled on a clock of its own (not when a message
+/// happens to arrive: a 1 MiB message at 5 Mbit/s takes 1.7 s), relative to its value when the
+/// subtest began (the WebSocket handshake's bytes are not part of the transfer).
+struct KernelSeries {
+    meters: std::sync::Mutex<Vec<Arc<crate::tcp_info::Meter>>>,
+    base: u64,
+    samples: Vec<(f64, u64)>,
+    /// Every reading succeeded: the series can be trusted.
+    ok: bool,
+}
+
+impl KernelSeries {
+    fn new(fd: Option<&OwnedFd>, start: Instant) -> KernelSeries {
+        let meter = fd.and_then(crate::tcp_info::Meter::new).map(Arc::new);
+        let mut k = KernelSeries {
+            ok: meter.is_some(),
+            meters: std::sync::Mutex::new(meter.into_iter().collect()),
+            base: 0,
+            samples: Vec::new(),
+        };
+        if let Some((t, b)) = k.read(start) {
+            k.base = b;
+            k.samples.push((t, 0));
+        }
+        k
+    }
+
+    fn read(&mut self, start: Instant) -> Option<(f64, u64)> {
+        if !self.ok {
+            return None;
+        }
+        let r = super::kernel_sample(start, &self.meters, |c| c.bytes_received);
+        self.ok &= r.is_some();
+        r
+    }
+
+    fn sample(&mut self, start: Instant) {
+        if self.samples.len() >= MAX_SAMPLES {
+            return;
+        }
+        if let Some((t, b)) = self.read(start) {
+            self.samples.push((t, b.saturating_sub(self.base)));
+        }
+    }
+
+    /// The series, when every reading worked.
+    fn usable(&self) -> Option<&[(f64, u64)]> {
+        (self.ok && self.samples.len() >= 2).then_some(&self.samples[..])
+    }
+}
+
 async fn download(
     ctx: &ProbeContext,
     mut ws: Ws,
+    fd: Option<&OwnedFd>,
     runtime: Duration,
 ) -> Result<ProbeOutput, ProbeError> {
     let start = Instant::now();
+    let start_unix = crate::duration::unix_now();
     let deadline = tokio::time::Instant::from_std(start + runtime);
     let cap = ctx.byte_cap;
     let mut bytes = 0u64;
     let mut samples = vec![(0.0, 0u64)];
+    let mut kernel = KernelSeries::new(fd, start);
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(SAMPLE_STEP_S));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut server = ServerView::default();
     let mut capped = false;
     let mut closed_by_server = false;
     loop {
         let m = tokio::select! {
             _ = tokio::time::sleep_until(deadline) => break,
+            _ = tick.tick() => {
+                kernel.sample(start);
+                continue;
+            }
             m = ws.next() => m,
         };
         match m {
@@ -421,15 +482,23 @@ async fn download(
     if samples.last().is_some_and(|l| l.1 != bytes) {
         samples.push((end_t, bytes));
     }
+    kernel.sample(start);
     finish(&mut ws, closed_by_server).await;
     let grace = ctx.settings.grace.as_secs_f64();
+    // The socket's bytes received where the OS counts them (they date each byte by its
+    // arrival, not by when a busy reader got to its message), else the messages' bytes.
+    let (series, counter) = match kernel.usable() {
+        Some(k) => (k, "kernel"),
+        None => (&samples[..], "application"),
+    };
     let client = judge_transfer(
         "download",
-        &samples,
+        series,
         grace,
         &ctx.settings,
         capped.then_some(cap),
     )?;
+    let window = super::window_unix(series, grace, start_unix);
     let server_rate = judge_transfer(
         "download",
         trim_flat_tail(&server.samples),
@@ -446,7 +515,9 @@ async fn download(
         latency_min_seconds: server.min_rtt_s,
         loaded_latency_seconds: median(&mut rtts),
         responsiveness_rpm: median(&mut rtts).filter(|r| *r > 0.0).map(|r| 60.0 / r),
-        byte_counter: Some("application"),
+        byte_counter: Some(counter),
+        window_start_unix_seconds: window.0,
+        window_end_unix_seconds: window.1,
         ndt7_uuid: server.uuid,
         ..ProbeOutput::default()
     })
@@ -502,6 +573,7 @@ async fn upload(
     let payload = Bytes::from(buf);
     let (mut tx, mut rx) = ws.split();
     let start = Instant::now();
+    let start_unix = crate::duration::unix_now();
     let deadline = tokio::time::Instant::from_std(start + runtime);
     let cap = ctx.byte_cap;
     let acked0 = fd
@@ -641,6 +713,18 @@ async fn upload(
         (Err(_), Ok(c)) if server.messages == 0 => (*c, false),
         (Err(e), _) => return Err(e.clone()),
     };
+    // The window in this machine's clock. The server's times count from its end of the
+    // upgrade, about half a round trip before the client's `start`.
+    let window = if at_receiver {
+        let half_rtt = server.min_rtt_s.unwrap_or(0.0) / 2.0;
+        super::window_unix(
+            trim_flat_tail(&server.samples),
+            grace,
+            start_unix - half_rtt,
+        )
+    } else {
+        super::window_unix(&samples, grace, start_unix)
+    };
     Ok(ProbeOutput {
         upload_bytes_per_second: Some(rate),
         upload_measured_at_receiver: Some(at_receiver),
@@ -648,6 +732,8 @@ async fn upload(
         ndt7_upload_server_bytes_per_second: server_rate.ok(),
         latency_min_seconds: server.min_rtt_s,
         byte_counter: Some("kernel"),
+        window_start_unix_seconds: window.0,
+        window_end_unix_seconds: window.1,
         ndt7_uuid: server.uuid,
         ..ProbeOutput::default()
     })
