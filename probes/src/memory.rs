@@ -6,13 +6,16 @@
 //! served them, and every thread that allocates gets an arena of its own (up to 8 per core), so
 //! the Tokio workers and each short-lived blocking thread (name lookups) hold their own left-over
 //! pages. An agent is idle almost all the time, so it hands those pages back to the kernel after
-//! every run ([`release_free_memory`]) and shares two arenas between its threads
-//! ([`limit_arenas`]); `scripts/agent_rss.py` measures the effect (BENCHMARKS.md, "1,000 agents").
+//! every run ([`release_free_memory`]) and all its threads share one arena ([`limit_arenas`]):
+//! `malloc_trim` returns the free top of the main arena, but never the top of another arena,
+//! which held 1.2–1.4 MB of free, resident memory in an idle agent with two arenas (glibc's
+//! `malloc_info`). `scripts/agent_rss.py` measures the effect (BENCHMARKS.md, "1,000 agents").
 //! Other allocators and other C libraries: both are no-ops.
 //!
 //! The rest of an idle agent's resident set is the `probe` executable's own code and read-only
-//! data: every page of it the agent ever ran stays mapped, and the kernel maps up to 64 kB of
-//! the file around each page touched ("fault-around"), so after one round of tests most of the
+//! data: every page of it the agent ever ran stays mapped, and the kernel maps 64 kB of the
+//! file around each page touched ("fault-around"; the whole page-cache folio on recent kernels,
+//! 128 kB for a copied binary on Linux 6.18), so after one round of tests most of the
 //! ~10 MB binary (which also holds the speed-test servers) is mapped although the idle agent
 //! runs a small fraction of it. Those pages are never written (a read-only, private mapping of
 //! the file), so the agent can drop its mappings of them when its last test ends
@@ -26,7 +29,8 @@
 //! set where it matters. Without glibc's `dl_iterate_phdr` or on other systems both are no-ops.
 
 /// Cap the number of malloc arenas (call before any thread starts). Fewer arenas mean less
-/// memory parked per thread; two keep the two Tokio workers from contending on one lock.
+/// memory parked per thread, and with one, `malloc_trim` can return all of the free heap. The
+/// lock it costs is rarely taken: glibc serves small allocations from per-thread caches.
 pub fn limit_arenas(arenas: i32) {
     imp::limit_arenas(arenas);
 }
