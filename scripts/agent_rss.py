@@ -25,6 +25,7 @@ the median (and max) over the agents of a variant:
   RssFile  file-backed pages (the `probe` binary's code and read-only data, libc): shared by
            every process mapping the same files, reclaimable by the kernel
   Pss      proportional set size (smaps_rollup): shared pages split between the processes
+  VmHWM    peak VmRSS since the agent started (start-up and tests included)
 """
 
 import argparse
@@ -41,16 +42,17 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FIELDS = ("VmRSS", "RssAnon", "RssFile", "Pss", "Threads")
+FIELDS = ("VmRSS", "RssAnon", "RssFile", "Pss", "Threads", "VmHWM")
 STARTED = []
 
 
 def memory(pid) -> dict:
-    """VmRSS, RssAnon, RssFile (bytes) and Threads from /proc/PID/status, Pss from smaps_rollup."""
+    """VmRSS, RssAnon, RssFile, VmHWM (bytes) and Threads from /proc/PID/status, Pss from
+    smaps_rollup."""
     out = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         key, _, rest = line.partition(":")
-        if key in ("VmRSS", "RssAnon", "RssFile"):
+        if key in ("VmRSS", "RssAnon", "RssFile", "VmHWM"):
             out[key] = int(rest.split()[0]) * 1024
         elif key == "Threads":
             out[key] = int(rest.split()[0])
@@ -229,7 +231,8 @@ def testing(pid, listen_port) -> bool:
     """Whether a test of the agent is running now: it holds a TCP or UDP socket other than its
     /metrics listener and the connections accepted there. Every test against the local server
     opens one (HTTP over TCP, the UDP echo, DNS queries); the metrics above only show runs that
-    have finished, so they miss a download or upload in progress."""
+    have finished, so they miss a download or upload in progress. (An agent with remote_write
+    keeps its push connection open and would always look busy; these agents have none.)"""
     inodes = set()
     for fd in os.listdir(f"/proc/{pid}/fd"):
         try:
@@ -332,16 +335,17 @@ def main():
     print(f"`python3 scripts/agent_rss.py {' '.join(sys.argv[1:])}`: {args.agents} agents per variant, "
           f"sampled idle after {args.rounds} latency rounds and every test at least once; "
           f"load average at the end {' / '.join(f'{x:.1f}' for x in os.getloadavg())}.\n")
-    print("| variant | VmRSS median (max) | RssAnon | RssFile | Pss | threads |")
-    print("|---|---|---|---|---|---|")
+    print("| variant | VmRSS median (max) | RssAnon | RssFile | Pss | threads | peak (VmHWM) |")
+    print("|---|---|---|---|---|---|---|")
     for lab, _, env in variants:
         mine = [m for (al, _, _), m in zip(agents, per_agent) if al == lab and m]
         if not mine:
-            print(f"| {lab} | no idle samples | | | | |")
+            print(f"| {lab} | no idle samples | | | | | |")
             continue
         med = summary(mine)
         print(f"| {lab} | {med['VmRSS'] / 1e6:.1f} MB ({med['VmRSS_max'] / 1e6:.1f}) | {med['RssAnon'] / 1e6:.1f} MB "
-              f"| {med['RssFile'] / 1e6:.1f} MB | {med['Pss'] / 1e6:.1f} MB | {med['Threads']:.0f} |")
+              f"| {med['RssFile'] / 1e6:.1f} MB | {med['Pss'] / 1e6:.1f} MB | {med['Threads']:.0f} "
+              f"| {med['VmHWM'] / 1e6:.1f} MB |")
 
 if __name__ == "__main__":
     main()
