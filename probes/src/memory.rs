@@ -35,8 +35,9 @@ pub fn limit_arenas(arenas: i32) {
     imp::limit_arenas(arenas);
 }
 
-/// Return free heap pages to the kernel (all arenas, including free chunks below the top).
-/// Takes well under a millisecond on an idle agent's heap.
+/// Return free heap pages to the kernel: free chunks of every arena and the main arena's top
+/// (glibc never trims another arena's top here, hence one arena for the agent). Takes well
+/// under a millisecond on an idle agent's heap.
 pub fn release_free_memory() {
     imp::release_free_memory();
 }
