@@ -16,7 +16,8 @@ before/after comparison comes from one run on the same machine state:
 A variant is LABEL=BINARY[,ENV=VALUE...] (e.g. `arena1=target/release/probe,MALLOC_ARENA_MAX=1`).
 After every agent has run each of its tests at least once and its latency test ROUNDS times, the
 agents' memory is sampled from /proc every 2 s for SAMPLE_S seconds, at moments when none of
-the agent's tests is running; per agent the median of those samples counts, and the table shows
+the agent's tests is running (no run finished within its own duration + 3 s, and the agent holds
+no socket besides its /metrics listener); per agent the median of those samples counts, and the table shows
 the median (and max) over the agents of a variant:
 
   VmRSS    resident set, what `ps`/`top` and the 10 MB goal of issue 15 refer to
@@ -24,6 +25,7 @@ the median (and max) over the agents of a variant:
   RssFile  file-backed pages (the `probe` binary's code and read-only data, libc): shared by
            every process mapping the same files, reclaimable by the kernel
   Pss      proportional set size (smaps_rollup): shared pages split between the processes
+  VmHWM    peak VmRSS since the agent started (start-up and tests included)
 """
 
 import argparse
@@ -40,16 +42,17 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FIELDS = ("VmRSS", "RssAnon", "RssFile", "Pss", "Threads")
+FIELDS = ("VmRSS", "RssAnon", "RssFile", "Pss", "Threads", "VmHWM")
 STARTED = []
 
 
 def memory(pid) -> dict:
-    """VmRSS, RssAnon, RssFile (bytes) and Threads from /proc/PID/status, Pss from smaps_rollup."""
+    """VmRSS, RssAnon, RssFile, VmHWM (bytes) and Threads from /proc/PID/status, Pss from
+    smaps_rollup."""
     out = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         key, _, rest = line.partition(":")
-        if key in ("VmRSS", "RssAnon", "RssFile"):
+        if key in ("VmRSS", "RssAnon", "RssFile", "VmHWM"):
             out[key] = int(rest.split()[0]) * 1024
         elif key == "Threads":
             out[key] = int(rest.split()[0])
@@ -224,17 +227,43 @@ def busy(text, now) -> bool:
     return False
 
 
+def testing(pid, listen_port) -> bool:
+    """Whether a test of the agent is running now: it holds a TCP or UDP socket other than its
+    /metrics listener and the connections accepted there. Every test against the local server
+    opens one (HTTP over TCP, the UDP echo, DNS queries); the metrics above only show runs that
+    have finished, so they miss a download or upload in progress. (An agent with remote_write
+    keeps its push connection open and would always look busy; these agents have none.)"""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            inodes.add(link[len("socket:["):-1])
+    for table in ("tcp", "tcp6", "udp", "udp6"):
+        for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+            f = line.split()
+            if f[9] in inodes and int(f[1].rsplit(":", 1)[1], 16) != listen_port:
+                return True
+    return False
+
+
 def idle_memory(agents, sample_s, give_up_s=300) -> list:
     """Per agent (pid, metrics port): the median of memory() over samples taken every 2 s for
-    sample_s seconds while none of its tests runs (None if it never was idle within give_up_s)."""
+    sample_s seconds while none of its tests runs (None if it never was idle within give_up_s).
+    A sample counts only if the agent was idle both before and after it was read."""
     samples = [[] for _ in agents]
     t0 = time.time()
     while time.time() < t0 + sample_s or any(not s for s in samples):
         if time.time() > t0 + give_up_s:
             break
         for i, (pid, port) in enumerate(agents):
-            if not busy(get(f"http://127.0.0.1:{port}/metrics"), time.time()):
-                samples[i].append(memory(pid))
+            if busy(get(f"http://127.0.0.1:{port}/metrics"), time.time()) or testing(pid, port):
+                continue
+            m = memory(pid)
+            if not testing(pid, port):
+                samples[i].append(m)
         time.sleep(2)
     return [{f: statistics.median(x[f] for x in s) for f in FIELDS} if s else None for s in samples]
 
@@ -306,16 +335,17 @@ def main():
     print(f"`python3 scripts/agent_rss.py {' '.join(sys.argv[1:])}`: {args.agents} agents per variant, "
           f"sampled idle after {args.rounds} latency rounds and every test at least once; "
           f"load average at the end {' / '.join(f'{x:.1f}' for x in os.getloadavg())}.\n")
-    print("| variant | VmRSS median (max) | RssAnon | RssFile | Pss | threads |")
-    print("|---|---|---|---|---|---|")
+    print("| variant | VmRSS median (max) | RssAnon | RssFile | Pss | threads | peak (VmHWM) |")
+    print("|---|---|---|---|---|---|---|")
     for lab, _, env in variants:
         mine = [m for (al, _, _), m in zip(agents, per_agent) if al == lab and m]
         if not mine:
-            print(f"| {lab} | no idle samples | | | | |")
+            print(f"| {lab} | no idle samples | | | | | |")
             continue
         med = summary(mine)
         print(f"| {lab} | {med['VmRSS'] / 1e6:.1f} MB ({med['VmRSS_max'] / 1e6:.1f}) | {med['RssAnon'] / 1e6:.1f} MB "
-              f"| {med['RssFile'] / 1e6:.1f} MB | {med['Pss'] / 1e6:.1f} MB | {med['Threads']:.0f} |")
+              f"| {med['RssFile'] / 1e6:.1f} MB | {med['Pss'] / 1e6:.1f} MB | {med['Threads']:.0f} "
+              f"| {med['VmHWM'] / 1e6:.1f} MB |")
 
 if __name__ == "__main__":
     main()

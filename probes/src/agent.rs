@@ -77,6 +77,37 @@ pub struct AgentState {
     last_error: Mutex<Option<String>>,
     auth: Mutex<Option<Arc<BasicAuth>>>,
     remote_write: Mutex<Option<Arc<RemoteWriter>>>,
+    /// Tests in progress; see [`InProgress`].
+    in_progress: Mutex<usize>,
+}
+
+/// One test in progress. The first of overlapping tests maps the executable's code in before
+/// it starts, so no page fault of the agent's own lands in a timed phase; the last to end (also
+/// when a reload aborts it) drops the agent's mappings of the code again, so between tests the
+/// agent keeps only the code it runs while idle (crate::memory; issue 15). The count is
+/// changed and the advice given under one lock, so a test starting as another ends always
+/// finds the code mapped.
+struct InProgress<'a>(&'a Mutex<usize>);
+
+impl<'a> InProgress<'a> {
+    fn start(count: &'a Mutex<usize>) -> Self {
+        let mut n = count.lock().unwrap_or_else(|p| p.into_inner());
+        if *n == 0 {
+            crate::memory::map_code();
+        }
+        *n += 1;
+        InProgress(count)
+    }
+}
+
+impl Drop for InProgress<'_> {
+    fn drop(&mut self) {
+        let mut n = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        *n -= 1;
+        if *n == 0 {
+            crate::memory::release_code();
+        }
+    }
 }
 
 fn today() -> i64 {
@@ -108,6 +139,7 @@ impl AgentState {
             last_error: Mutex::new(None),
             auth: Mutex::new(None),
             remote_write: Mutex::new(None),
+            in_progress: Mutex::new(0),
         });
         st.apply(cfg, &[]);
         st
@@ -130,6 +162,15 @@ impl AgentState {
             *b = Budget { day: d, used: 0 };
         }
         limit.saturating_sub(b.used)
+    }
+
+    /// Drop the agent's mappings of code run once (start-up, a reload's config parsing) unless
+    /// a test is in progress (which keeps the code mapped until it ends; [`InProgress`]).
+    fn release_code_if_idle(&self) {
+        let n = self.in_progress.lock().unwrap_or_else(|p| p.into_inner());
+        if *n == 0 {
+            crate::memory::release_code();
+        }
     }
 
     fn spend(&self, bytes: u64) {
@@ -204,12 +245,14 @@ impl AgentState {
                 }
                 self.apply(cfg, &old);
                 tracing::info!(path = %self.path.display(), "configuration reloaded");
+                self.release_code_if_idle();
                 Ok(())
             }
             Err(e) => {
                 self.metrics.set_reload(false, unix_now());
                 tracing::error!("reload failed, keeping the running configuration: {e}");
                 *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.redacted());
+                self.release_code_if_idle();
                 Err(e)
             }
         }
@@ -227,6 +270,7 @@ impl AgentState {
             _r = Some(self.heavy.read().await);
             _w = None;
         }
+        let _in_progress = InProgress::start(&self.in_progress);
         let remaining = self.budget_remaining();
         let res = if remaining < tc.max_bytes {
             RunResult::budget_exhausted(&target.name, test, remaining, tc.max_bytes)
@@ -540,6 +584,8 @@ pub async fn run(path: &Path, on_listen: impl FnOnce(SocketAddr)) -> Result<(), 
     })
     .await?;
     on_listen(agent.addr);
+    // Start-up is done: argument, config and log-filter parsing will not run again.
+    agent.state.release_code_if_idle();
     let state = agent.state.clone();
     #[cfg(unix)]
     let sighup = tokio::spawn(async move {

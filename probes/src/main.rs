@@ -209,9 +209,9 @@ fn run() -> anyhow::Result<ExitCode> {
         });
     }
     if matches!(cli.cmd, Cmd::Agent { .. }) {
-        // Before any thread exists: the agent idles between tests and keeps less heap parked
-        // per thread with two shared arenas (probes::memory; issue 15).
-        probes::memory::limit_arenas(2);
+        // Before any thread exists: the agent idles between tests, and with one arena for all
+        // threads malloc_trim hands back all of its free heap (probes::memory; issue 15).
+        probes::memory::limit_arenas(1);
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

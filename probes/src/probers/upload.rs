@@ -3,7 +3,7 @@
 //! handed to the socket, which slightly overstates the rate by what sits in send buffers.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -26,14 +26,16 @@ const CHUNK_BYTES: usize = 16 << 10;
 /// Request size against servers without receiver reports (LibreSpeed sinks).
 const FALLBACK_REQUEST_BYTES: u64 = 16 << 20;
 const TICK: Duration = Duration::from_millis(100);
+const PAYLOAD_BYTES: usize = 1 << 20;
 
-fn payload() -> &'static Bytes {
-    static P: OnceLock<Bytes> = OnceLock::new();
-    P.get_or_init(|| {
-        let mut b = vec![0u8; 1 << 20];
-        rand::rng().fill_bytes(&mut b);
-        Bytes::from(b)
-    })
+/// The body's bytes, cycled: random, so no compression on the path inflates the rate. Made per
+/// run (well under a millisecond, before the clock starts) and freed with it, rather than kept
+/// for the process's lifetime: an idle agent would otherwise hold this MiB between uploads
+/// (issue 15).
+fn payload() -> Bytes {
+    let mut b = vec![0u8; PAYLOAD_BYTES];
+    rand::rng().fill_bytes(&mut b);
+    Bytes::from(b)
 }
 
 /// The upload prober.
@@ -58,6 +60,8 @@ struct Shared {
     meters: std::sync::Mutex<Vec<Arc<Meter>>>,
     /// False once a stream has no kernel meter.
     kernel: AtomicBool,
+    /// What the bodies send ([`payload`]).
+    payload: Bytes,
 }
 
 impl Shared {
@@ -79,16 +83,16 @@ fn body(shared: Arc<Shared>, ctx: ProbeContext, limit: u64) -> StreamBody<Frames
             }
             let want = (CHUNK_BYTES as u64)
                 .min(limit - done)
-                .min((payload().len() - off) as u64);
+                .min((shared.payload.len() - off) as u64);
             let n = shared.take(want) as usize;
             if n == 0 {
                 return None;
             }
             ctx.add_bytes(n as u64);
-            let chunk = payload().slice(off..off + n);
+            let chunk = shared.payload.slice(off..off + n);
             Some((
                 Ok::<_, std::io::Error>(Frame::data(chunk)),
-                (done + n as u64, (off + n) % payload().len()),
+                (done + n as u64, (off + n) % shared.payload.len()),
             ))
         }
     });
@@ -214,6 +218,7 @@ async fn run(ctx: &ProbeContext) -> Result<ProbeOutput, ProbeError> {
         cap: ctx.byte_cap,
         meters: Default::default(),
         kernel: AtomicBool::new(true),
+        payload: payload(),
     });
     let start = Instant::now();
     let start_unix = crate::duration::unix_now();
