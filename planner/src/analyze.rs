@@ -11,6 +11,7 @@ use crate::coverage::propagation::registry;
 use crate::coverage::propagation::PropagationModel;
 use crate::coverage::{self, CoverageResult, CoverageSettings, Engine};
 use crate::gaps::{self, Gaps};
+use crate::numbers;
 use crate::summary::{self, DatasetSummary};
 use crate::targets::{GridSpec, Targets};
 
@@ -221,9 +222,9 @@ pub fn report_json(dataset: &DatasetSummary, analysis: Option<&Analysis>) -> Val
             .map(|s| {
                 json!({
                     "road_id": s.road_id, "refs": s.refs, "region": s.region,
-                    "length_km": gaps::round(s.length_m / 1000.0, 3),
-                    "from": [gaps::round(s.coords[0].0, 5), gaps::round(s.coords[0].1, 5)],
-                    "to": [gaps::round(s.coords[s.coords.len() - 1].0, 5), gaps::round(s.coords[s.coords.len() - 1].1, 5)],
+                    "length_km": numbers::round(s.length_m / 1000.0, 3),
+                    "from": [numbers::round(s.coords[0].0, 5), numbers::round(s.coords[0].1, 5)],
+                    "to": [numbers::round(s.coords[s.coords.len() - 1].0, 5), numbers::round(s.coords[s.coords.len() - 1].1, 5)],
                 })
             })
             .collect();

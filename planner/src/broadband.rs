@@ -16,7 +16,8 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use geodata::{Dataset, FixedTechnology};
 use serde::{Deserialize, Serialize};
 
-use crate::gaps::{round, RegionLocator};
+use crate::gaps::RegionLocator;
+use crate::numbers::round;
 use crate::geo::{geodesic_distance_m, PointIndex};
 
 /// Reach of each access technology from its node, km.

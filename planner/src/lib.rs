@@ -10,6 +10,7 @@ pub mod geo;
 pub mod inputs;
 pub mod invest;
 pub mod link;
+pub mod numbers;
 pub mod output;
 pub mod plan;
 pub mod render;

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::analyze::Analysis;
 use crate::coverage::tech_index;
-use crate::gaps::round;
+use crate::numbers::round;
 
 /// A report file that could not be written.
 #[derive(Debug, thiserror::Error)]

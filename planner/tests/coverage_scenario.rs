@@ -233,7 +233,7 @@ fn ridge_sector_and_range_decide_coverage() {
         .find(|(s, _)| s.key() == "mobile_internet")
         .unwrap()
         .1;
-    let km = |pieces: f64| planner::gaps::round(pieces * piece_m / 1000.0, 3);
+    let km = |pieces: f64| planner::numbers::round(pieces * piece_m / 1000.0, 3);
     assert_eq!(mi.international_road_km, km(81.0));
     assert_eq!(mi.international_road_km_covered, km(43.0));
     assert_eq!(mi.settlements_covered, 3);
@@ -241,7 +241,7 @@ fn ridge_sector_and_range_decide_coverage() {
     assert_eq!(mi.population_uncovered, 2000 + 5000);
     assert_eq!(
         a.gaps.headline.percent_without_mobile_internet,
-        planner::gaps::round(100.0 * 38.0 / 81.0, 2),
+        planner::numbers::round(100.0 * 38.0 / 81.0, 2),
         "{:?} {:?}",
         a.gaps.headline,
         mi

@@ -22,7 +22,8 @@ use serde_json::{json, Value};
 
 use crate::analyze::{self, Analysis, RunOptions};
 use crate::config::PlannerConfig;
-use crate::gaps::{round, RegionLocator};
+use crate::gaps::RegionLocator;
+use crate::numbers::round;
 use crate::targets::TargetKind;
 use candidates::{Candidate, Generation, RoadCandidates, Source};
 use cost::{CostModel, SiteCost, SiteType};
