@@ -17,8 +17,8 @@ use geodata::{Dataset, FixedTechnology};
 use serde::{Deserialize, Serialize};
 
 use crate::gaps::RegionLocator;
-use crate::numbers::round;
 use crate::geo::{geodesic_distance_m, PointIndex};
+use crate::numbers::round;
 
 /// Reach of each access technology from its node, km.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

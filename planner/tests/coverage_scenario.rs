@@ -370,7 +370,7 @@ fn outputs_include_a_coverage_geotiff_readable_by_gdal() {
     let dir = tempfile::tempdir().unwrap();
     let report = analyze::report_json(&a.dataset, Some(&a));
     let mut staged = planner::output::Staging::open(dir.path()).unwrap();
-    planner::output::write_all(&mut staged, &ds, &a, &report, true, true, true).unwrap();
+    planner::render::analysis::write_all(&mut staged, &ds, &a, &report, true, true, true).unwrap();
     let written = staged.commit().unwrap();
     // summary.json, 3 CSV, 2 GeoJSON, coverage.tif and the 3G and 4G class rasters (no 2G or
     // 5G cell anywhere).
