@@ -194,7 +194,7 @@ fn run_analyze(args: AnalyzeArgs) -> Result<ExitCode, Exit> {
                 .map_err(usage)?,
         )
     };
-    let mut report = analyze::report_json(&summary, analysis.as_ref());
+    let mut report = planner::render::analysis::report_json(&summary, analysis.as_ref());
     if let Some(s) = &speeds {
         report["speeds"] = serde_json::to_value(s).expect("plain struct serializes");
         if args.json && !args.quiet {
@@ -208,7 +208,7 @@ fn run_analyze(args: AnalyzeArgs) -> Result<ExitCode, Exit> {
         text.push('\n');
         stdout(&text)?;
     } else {
-        let mut text = analyze::render_text(&summary, analysis.as_ref());
+        let mut text = planner::render::analysis::render_text(&summary, analysis.as_ref());
         if let Some(s) = &speeds {
             text.push_str(&planner::speeds::render_text(s));
         }

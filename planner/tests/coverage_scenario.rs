@@ -351,7 +351,7 @@ fn results_do_not_depend_on_the_thread_count() {
         let a = analyze::run(&ds, &cfg, &opts).unwrap();
         assert!(a.coverage.stats.targets_outside_dem > 0);
         serde_json::to_string(&(
-            analyze::report_json(&a.dataset, Some(&a)),
+            planner::render::analysis::report_json(&a.dataset, Some(&a)),
             &a.coverage.per_target,
         ))
         .unwrap()
@@ -368,7 +368,7 @@ fn outputs_include_a_coverage_geotiff_readable_by_gdal() {
     let a = analyze::run(&ds, &cfg, &RunOptions::default()).unwrap();
     let grid = a.targets.grid.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let report = analyze::report_json(&a.dataset, Some(&a));
+    let report = planner::render::analysis::report_json(&a.dataset, Some(&a));
     let mut staged = planner::output::Staging::open(dir.path()).unwrap();
     planner::render::analysis::write_all(&mut staged, &ds, &a, &report, true, true, true).unwrap();
     let written = staged.commit().unwrap();

@@ -39,8 +39,9 @@ fn plan_reaches_the_configured_settlement_target() {
     );
     // Same shape as `planner analyze --json`'s coverage object, produced by the same code.
     let analysis = planner::analyze::run(&ds, &cfg, &Default::default()).unwrap();
-    let ref_cov =
-        planner::analyze::report_json(&analysis.dataset, Some(&analysis))["coverage"].clone();
+    let ref_cov = planner::render::analysis::report_json(&analysis.dataset, Some(&analysis))
+        ["coverage"]
+        .clone();
     let keys = |v: &serde_json::Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
     assert_eq!(keys(&j["coverage_before"]), keys(&ref_cov));
     assert_eq!(

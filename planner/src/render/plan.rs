@@ -5,13 +5,13 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use crate::analyze::{self, Analysis};
+use crate::analyze::Analysis;
 use crate::numbers::round;
 use crate::planning::Plan;
 
 /// The `coverage` object of `planner analyze --json` for one analysis.
 pub fn coverage_json(a: &Analysis) -> Value {
-    analyze::report_json(&a.dataset, Some(a))["coverage"].clone()
+    super::analysis::report_json(&a.dataset, Some(a))["coverage"].clone()
 }
 
 impl Plan {
