@@ -1,6 +1,11 @@
 //! Domain model, readers, validation and the embedded default dataset for the coverage planner.
 //!
 //! Everything is WGS84 lon/lat degrees; distances in metres.
+//!
+//! Layers (a module imports only from those before it): [`error`] and [`model`] →
+//! [`mapping`], [`routes`], [`dem`] → [`dataset`] → [`validate`](mod@validate) → [`read`]
+//! (format readers: files to raw features) → [`layers`] (raw features to the model) →
+//! [`sources`] (configured files) and [`embedded`] (the default dataset).
 
 pub mod dataset;
 pub mod dem;

@@ -14,7 +14,7 @@ use std::time::Duration;
 use criterion::{criterion_group, criterion_main, Criterion};
 use planner::config::PlannerConfig;
 use planner::plan::greedy::{self, Limits};
-use planner::plan::{self, PlanOptions};
+use planner::planning::{self, PlanOptions};
 use planner::synth::{country, CountrySpec};
 
 fn config() -> PlannerConfig {
@@ -41,7 +41,7 @@ fn bench(c: &mut Criterion) {
         threads: Some(2),
         progress: false,
     };
-    let prepared = plan::prepare(&ds, &cfg, Path::new("."), &opts).expect("prepare");
+    let prepared = planning::prepare(&ds, &cfg, Path::new("."), &opts).expect("prepare");
     let sel = prepared.select(&prepared.config.targets.clone(), Limits::default(), &ds);
     eprintln!(
         "synthetic country: {} settlements, {} sites, {} targets ({} without mobile Internet), {} candidates, {} sites picked (targets met: {}), {} gain evaluations",
@@ -60,7 +60,7 @@ fn bench(c: &mut Criterion) {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(20));
     g.bench_function("pipeline_2_threads", |b| {
-        b.iter(|| plan::plan(&ds, &cfg, Path::new("."), &opts).expect("plan"))
+        b.iter(|| planning::plan(&ds, &cfg, Path::new("."), &opts).expect("plan"))
     });
     let inst = &prepared.instance;
     let start = vec![false; inst.weights.len()];

@@ -16,8 +16,9 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap};
 use geodata::{Dataset, FixedTechnology};
 use serde::{Deserialize, Serialize};
 
-use crate::gaps::{round, RegionLocator};
+use crate::gaps::RegionLocator;
 use crate::geo::{geodesic_distance_m, PointIndex};
+use crate::numbers::round;
 
 /// Reach of each access technology from its node, km.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

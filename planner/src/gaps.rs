@@ -12,6 +12,7 @@ use rstar::{RTree, AABB};
 use serde::Serialize;
 
 use crate::coverage::CoverageResult;
+use crate::numbers::round;
 use crate::targets::{TargetKind, Targets};
 
 /// A service judged at each target: one technology, or mobile Internet (3G or better).
@@ -216,12 +217,6 @@ fn pct(part: f64, total: f64) -> f64 {
     } else {
         0.0
     }
-}
-
-/// Rounds to `digits` decimals, so reports do not show float noise.
-pub fn round(v: f64, digits: i32) -> f64 {
-    let f = 10f64.powi(digits);
-    (v * f).round() / f
 }
 
 /// Runs the gap analysis over a coverage result.

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::broadband::{Broadband, BroadbandConfig};
-use crate::gaps::round;
+use crate::numbers::round;
 use crate::plan::{CoverageTargets, Selection};
 
 /// `[invest]` section.

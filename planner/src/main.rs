@@ -39,10 +39,10 @@ enum Command {
     Link(link_cli::LinkArgs),
     /// Site plan: greedy maximal covering of the gaps, with costs and a coverage curve.
     #[command(after_help = EXIT_CODES)]
-    Plan(planner::plan::PlanArgs),
+    Plan(plan_cli::PlanArgs),
     /// Write DIR/report.html (self-contained, offline) and DIR/coverage.gpkg (every layer).
     #[command(after_help = EXIT_CODES)]
-    Report(planner::report::ReportArgs),
+    Report(report_cli::ReportArgs),
 }
 
 #[derive(Args, Debug)]
@@ -116,7 +116,7 @@ fn run(cli: Cli) -> Result<ExitCode, Exit> {
         Command::Analyze(a) => run_analyze(a),
         Command::Validate(v) => run_validate(v),
         Command::Link(l) => run_link(l),
-        Command::Report(r) => planner::report::run(&r)
+        Command::Report(r) => report_cli::run(&r)
             .map(|()| ExitCode::SUCCESS)
             .map_err(|e| {
                 Exit(
@@ -130,18 +130,16 @@ fn run(cli: Cli) -> Result<ExitCode, Exit> {
                     e,
                 )
             }),
-        Command::Plan(p) => planner::plan::run(&p)
-            .map(|()| ExitCode::SUCCESS)
-            .map_err(|e| {
-                Exit(
-                    if e.is::<planner::output::OutputError>() {
-                        3
-                    } else {
-                        2
-                    },
-                    e,
-                )
-            }),
+        Command::Plan(p) => plan_cli::run(&p).map(|()| ExitCode::SUCCESS).map_err(|e| {
+            Exit(
+                if e.is::<planner::output::OutputError>() {
+                    3
+                } else {
+                    2
+                },
+                e,
+            )
+        }),
     }
 }
 
@@ -196,7 +194,7 @@ fn run_analyze(args: AnalyzeArgs) -> Result<ExitCode, Exit> {
                 .map_err(usage)?,
         )
     };
-    let mut report = analyze::report_json(&summary, analysis.as_ref());
+    let mut report = planner::render::analysis::report_json(&summary, analysis.as_ref());
     if let Some(s) = &speeds {
         report["speeds"] = serde_json::to_value(s).expect("plain struct serializes");
         if args.json && !args.quiet {
@@ -210,7 +208,7 @@ fn run_analyze(args: AnalyzeArgs) -> Result<ExitCode, Exit> {
         text.push('\n');
         stdout(&text)?;
     } else {
-        let mut text = analyze::render_text(&summary, analysis.as_ref());
+        let mut text = planner::render::analysis::render_text(&summary, analysis.as_ref());
         if let Some(s) = &speeds {
             text.push_str(&planner::speeds::render_text(s));
         }
@@ -218,7 +216,7 @@ fn run_analyze(args: AnalyzeArgs) -> Result<ExitCode, Exit> {
     }
     if let (Some(mut staged), Some(a)) = (staging.take(), analysis.as_ref()) {
         let tiff = cfg.outputs.coverage_tiff || a.targets.grid.is_some();
-        planner::output::write_all(
+        planner::render::analysis::write_all(
             &mut staged,
             &ds,
             a,
@@ -350,6 +348,202 @@ fn run_validate(args: ValidateArgs) -> Result<ExitCode, Exit> {
     };
     stdout(&text)?;
     Ok(code)
+}
+
+/// `planner plan`: its flags, how they override `[plan]`, and the run.
+mod plan_cli {
+    use std::path::PathBuf;
+
+    use planner::config::PlannerConfig;
+    use planner::plan::CoverageTargets;
+    use planner::planning::{load, plan, PlanOptions};
+
+    /// `planner plan` arguments.
+    #[derive(clap::Args, Debug, Clone)]
+    pub struct PlanArgs {
+        /// Planner config file (TOML) with optional [plan] section; default: embedded dataset.
+        #[arg(long, value_name = "FILE")]
+        pub config: Option<PathBuf>,
+        /// Write plan.json, plan_sites.csv/.geojson and plan_curve.csv here.
+        #[arg(long, value_name = "DIR")]
+        pub out: Option<PathBuf>,
+        /// Print the plan as JSON on stdout.
+        #[arg(long)]
+        pub json: bool,
+        /// No progress bars.
+        #[arg(long, short)]
+        pub quiet: bool,
+        /// Worker threads (default: all cores). Results do not depend on it.
+        #[arg(long, value_name = "N")]
+        pub threads: Option<usize>,
+        /// Candidate CSV (id,lon,lat,type[,height_m]); overrides plan.candidates_csv.
+        #[arg(long, value_name = "CSV")]
+        pub candidates: Option<PathBuf>,
+        /// Stop after N sites (overrides plan.max_sites).
+        #[arg(long, value_name = "N")]
+        pub max_sites: Option<usize>,
+        /// Total cost cap (overrides plan.budget).
+        #[arg(long, value_name = "AMOUNT")]
+        pub budget: Option<f64>,
+        /// Target share of settlements with mobile Internet, % (overrides plan.targets).
+        #[arg(long, value_name = "PCT")]
+        pub target_settlements_pct: Option<f64>,
+        /// Target share of population with mobile Internet, %.
+        #[arg(long, value_name = "PCT")]
+        pub target_population_pct: Option<f64>,
+        /// Target share of international highway km with mobile Internet, %.
+        #[arg(long, value_name = "PCT")]
+        pub target_highway_pct: Option<f64>,
+    }
+
+    /// Applies command-line overrides to the `[plan]` table.
+    fn apply_overrides(cfg: &mut PlannerConfig, a: &PlanArgs) -> anyhow::Result<()> {
+        let pc = &mut cfg.plan;
+        if let Some(c) = &a.candidates {
+            // Relative to the working directory, like every other path on the command line.
+            pc.candidates_csv = Some(std::path::absolute(c)?);
+        }
+        if a.max_sites.is_some() {
+            pc.max_sites = a.max_sites;
+        }
+        if a.budget.is_some() {
+            pc.budget = a.budget;
+        }
+        if a.target_settlements_pct.is_some()
+            || a.target_population_pct.is_some()
+            || a.target_highway_pct.is_some()
+        {
+            pc.targets = CoverageTargets {
+                settlements_pct: a.target_settlements_pct,
+                population_pct: a.target_population_pct,
+                international_road_km_pct: a.target_highway_pct,
+            };
+        }
+        let p = pc.problems();
+        if !p.is_empty() {
+            anyhow::bail!(
+                "plan settings have {} problem(s):\n  - {}",
+                p.len(),
+                p.join("\n  - ")
+            );
+        }
+        Ok(())
+    }
+
+    /// Runs `planner plan`. Errors are usage/input errors (exit code 2) unless they come from
+    /// writing outputs ([`planner::output::OutputError`], exit code 3).
+    pub fn run(args: &PlanArgs) -> anyhow::Result<()> {
+        if args.threads == Some(0) {
+            anyhow::bail!("--threads must be at least 1");
+        }
+        let (mut cfg, ds, base) = load(args.config.as_deref())?;
+        apply_overrides(&mut cfg, args)?;
+        // Before the computation, so an unwritable folder fails fast.
+        let mut staging = args
+            .out
+            .as_deref()
+            .map(planner::output::Staging::open)
+            .transpose()?;
+        let opts = PlanOptions {
+            threads: args.threads.or(cfg.analysis.threads),
+            progress: planner::coverage::progress_wanted(args.quiet),
+        };
+        let plan = plan(&ds, &cfg, &base, &opts)?;
+        if args.json {
+            let mut text =
+                serde_json::to_string_pretty(&plan.to_json()).expect("JSON values serialize");
+            text.push('\n');
+            planner::output::print_stdout(&text)?;
+        } else {
+            planner::output::print_stdout(&plan.render_text())?;
+        }
+        if let Some(mut out) = staging.take() {
+            plan.stage(&mut out)?;
+            let dir = out.dir().to_path_buf();
+            let w = out.commit()?;
+            if !args.quiet {
+                eprintln!("wrote {} files to {}", w.len(), dir.display());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `planner report`: its flags and the run (analyses, then the files).
+mod report_cli {
+    use std::path::PathBuf;
+
+    use anyhow::Context;
+    use geodata::Dataset;
+    use planner::config::PlannerConfig;
+    use planner::planning::{self, PlanOptions};
+    use planner::render::report::write;
+    use planner::report::build;
+    use planner::speeds::{self, Speeds};
+
+    /// `planner report` arguments.
+    #[derive(clap::Args, Debug, Clone)]
+    pub struct ReportArgs {
+        /// Planner config file (TOML) with optional [plan], [broadband], [invest]; default: embedded.
+        #[arg(long, value_name = "FILE")]
+        pub config: Option<PathBuf>,
+        /// Folder for report.html, coverage.gpkg and coverage.kmz.
+        #[arg(long, value_name = "DIR")]
+        pub out: PathBuf,
+        /// No progress bars or messages.
+        #[arg(long, short)]
+        pub quiet: bool,
+        /// Worker threads (default: all cores). Results do not depend on it.
+        #[arg(long, value_name = "N")]
+        pub threads: Option<usize>,
+        /// Prometheus server (e.g. http://127.0.0.1:9090) to read measured speeds per region from;
+        /// overrides `[speeds] url`. Adds a "Measured speeds" section and a `speeds` layer.
+        #[arg(long, value_name = "URL")]
+        pub speeds_from: Option<String>,
+    }
+
+    /// Measured speeds from `flag` or `[speeds] url`, when either is given. A failure to read them
+    /// is returned as a bare [`speeds::SpeedsError`] so the binary can map it to its own exit code.
+    fn fetch_speeds(
+        flag: Option<&str>,
+        cfg: &PlannerConfig,
+        ds: &Dataset,
+    ) -> anyhow::Result<Option<Speeds>> {
+        let sc = &cfg.speeds;
+        let Some(url) = flag.or(sc.url.as_deref()) else {
+            return Ok(None);
+        };
+        Ok(Some(speeds::fetch(url, sc, &ds.regions)?))
+    }
+
+    /// Runs `planner report`. Write failures are [`planner::output::OutputError`] (exit code 3),
+    /// failures to read measured speeds [`speeds::SpeedsError`] (exit code 4).
+    pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
+        if args.threads == Some(0) {
+            anyhow::bail!("--threads must be at least 1");
+        }
+        let (cfg, ds, base) = planning::load(args.config.as_deref())?;
+        let opts = PlanOptions {
+            threads: args.threads.or(cfg.analysis.threads),
+            progress: planner::coverage::progress_wanted(args.quiet),
+        };
+        // Before the analyses, so an unreachable Prometheus fails fast.
+        let speeds = fetch_speeds(args.speeds_from.as_deref(), &cfg, &ds)?;
+        if let (Some(s), false) = (&speeds, args.quiet) {
+            for w in &s.warnings {
+                eprintln!("warning: {w}");
+            }
+        }
+        let mut data = build(&ds, &cfg, &base, &opts).context("report analyses failed")?;
+        data.speeds = speeds;
+        let written = write(&args.out, &ds, &data)?;
+        if !args.quiet {
+            for p in written {
+                eprintln!("wrote {}", p.display());
+            }
+        }
+        Ok(())
+    }
 }
 
 /// `planner link`: its flags and how they combine with `--config` into a link request.

@@ -20,7 +20,7 @@ use geodata::Region;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::gaps::round;
+use crate::numbers::round;
 
 /// The `[speeds]` table of the planner config.
 ///
@@ -81,7 +81,7 @@ impl SpeedsConfig {
         {
             problems.push(format!(
                 "speeds.timeout_s = {}: give a positive number of seconds, at most {MAX_TIMEOUT_S}",
-                crate::config::show(self.timeout_s)
+                crate::numbers::show(self.timeout_s)
             ));
         }
         for (key, v) in [
@@ -98,7 +98,7 @@ impl SpeedsConfig {
                 if !(x.is_finite() && x > 0.0 && x <= MAX_TARGET_BYTES_PER_SECOND) {
                     problems.push(format!(
                         "speeds.{key} = {}: give a positive speed in bytes per second (Mbit/s × 125000), at most {MAX_TARGET_BYTES_PER_SECOND:e}",
-                        crate::config::show(x)
+                        crate::numbers::show(x)
                     ));
                 }
             }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use geodata::{Dataset, Technology};
 use serde::Serialize;
 
-use crate::gaps::round;
+use crate::numbers::round;
 
 /// Extent and resolution of the DEM.
 #[derive(Debug, Clone, PartialEq, Serialize)]

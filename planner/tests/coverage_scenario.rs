@@ -233,7 +233,7 @@ fn ridge_sector_and_range_decide_coverage() {
         .find(|(s, _)| s.key() == "mobile_internet")
         .unwrap()
         .1;
-    let km = |pieces: f64| planner::gaps::round(pieces * piece_m / 1000.0, 3);
+    let km = |pieces: f64| planner::numbers::round(pieces * piece_m / 1000.0, 3);
     assert_eq!(mi.international_road_km, km(81.0));
     assert_eq!(mi.international_road_km_covered, km(43.0));
     assert_eq!(mi.settlements_covered, 3);
@@ -241,7 +241,7 @@ fn ridge_sector_and_range_decide_coverage() {
     assert_eq!(mi.population_uncovered, 2000 + 5000);
     assert_eq!(
         a.gaps.headline.percent_without_mobile_internet,
-        planner::gaps::round(100.0 * 38.0 / 81.0, 2),
+        planner::numbers::round(100.0 * 38.0 / 81.0, 2),
         "{:?} {:?}",
         a.gaps.headline,
         mi
@@ -351,7 +351,7 @@ fn results_do_not_depend_on_the_thread_count() {
         let a = analyze::run(&ds, &cfg, &opts).unwrap();
         assert!(a.coverage.stats.targets_outside_dem > 0);
         serde_json::to_string(&(
-            analyze::report_json(&a.dataset, Some(&a)),
+            planner::render::analysis::report_json(&a.dataset, Some(&a)),
             &a.coverage.per_target,
         ))
         .unwrap()
@@ -368,9 +368,9 @@ fn outputs_include_a_coverage_geotiff_readable_by_gdal() {
     let a = analyze::run(&ds, &cfg, &RunOptions::default()).unwrap();
     let grid = a.targets.grid.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let report = analyze::report_json(&a.dataset, Some(&a));
+    let report = planner::render::analysis::report_json(&a.dataset, Some(&a));
     let mut staged = planner::output::Staging::open(dir.path()).unwrap();
-    planner::output::write_all(&mut staged, &ds, &a, &report, true, true, true).unwrap();
+    planner::render::analysis::write_all(&mut staged, &ds, &a, &report, true, true, true).unwrap();
     let written = staged.commit().unwrap();
     // summary.json, 3 CSV, 2 GeoJSON, coverage.tif and the 3G and 4G class rasters (no 2G or
     // 5G cell anywhere).

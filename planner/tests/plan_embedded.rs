@@ -5,7 +5,8 @@
 use std::path::Path;
 
 use planner::config::PlannerConfig;
-use planner::plan::{self, PlanOptions};
+use planner::plan;
+use planner::planning::{self, PlanOptions};
 
 fn config() -> PlannerConfig {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/planner/plan-uzbekistan.toml");
@@ -18,7 +19,7 @@ fn config() -> PlannerConfig {
 fn plan_reaches_the_configured_settlement_target() {
     let cfg = config();
     let ds = geodata::embedded::uzbekistan().unwrap();
-    let p = plan::plan(&ds, &cfg, Path::new("."), &PlanOptions::default()).unwrap();
+    let p = planning::plan(&ds, &cfg, Path::new("."), &PlanOptions::default()).unwrap();
     let j = p.to_json();
     let target = j["targets"]["settlements_pct"].as_f64().unwrap();
     assert_eq!(target, 99.0);
@@ -38,8 +39,9 @@ fn plan_reaches_the_configured_settlement_target() {
     );
     // Same shape as `planner analyze --json`'s coverage object, produced by the same code.
     let analysis = planner::analyze::run(&ds, &cfg, &Default::default()).unwrap();
-    let ref_cov =
-        planner::analyze::report_json(&analysis.dataset, Some(&analysis))["coverage"].clone();
+    let ref_cov = planner::render::analysis::report_json(&analysis.dataset, Some(&analysis))
+        ["coverage"]
+        .clone();
     let keys = |v: &serde_json::Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
     assert_eq!(keys(&j["coverage_before"]), keys(&ref_cov));
     assert_eq!(
@@ -168,7 +170,7 @@ fn user_candidate_list_errors_name_file_line_and_field() {
     let mut cfg = config();
     cfg.plan.candidates_csv = Some(csv.clone());
     let ds = geodata::embedded::uzbekistan().unwrap();
-    let e = plan::prepare(&ds, &cfg, dir.path(), &PlanOptions::default()).unwrap_err();
+    let e = planning::prepare(&ds, &cfg, dir.path(), &PlanOptions::default()).unwrap_err();
     let msg = format!("{e:#}");
     assert!(
         msg.contains(&format!(
@@ -208,7 +210,7 @@ fn user_candidates_are_evaluated_and_ranked() {
     cfg.plan.existing_sites = false;
     cfg.plan.from_settlements = false;
     cfg.plan.from_roads = plan::candidates::RoadCandidates::None;
-    let p = plan::plan(&ds, &cfg, dir.path(), &PlanOptions::default()).unwrap();
+    let p = planning::plan(&ds, &cfg, dir.path(), &PlanOptions::default()).unwrap();
     assert_eq!(p.prepared.candidates.len(), 2);
     let sites = &p.selection.sites;
     assert_eq!(sites.len(), 1, "{sites:?}");

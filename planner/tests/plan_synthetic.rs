@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use planner::config::PlannerConfig;
-use planner::plan::{self, PlanOptions};
+use planner::planning::{self, PlanOptions};
 use planner::synth::{country, CountrySpec};
 
 fn small() -> geodata::Dataset {
@@ -41,7 +41,7 @@ fn run(cfg: &PlannerConfig, threads: usize) -> serde_json::Value {
         threads: Some(threads),
         progress: false,
     };
-    plan::plan(&ds, cfg, Path::new("."), &opts)
+    planning::plan(&ds, cfg, Path::new("."), &opts)
         .unwrap()
         .to_json()
 }

@@ -12,7 +12,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 use planner::config::PlannerConfig;
-use planner::plan::PlanOptions;
+use planner::planning::PlanOptions;
 use planner::report;
 
 fn ogrinfo_counts(path: &Path) -> BTreeMap<String, u64> {
@@ -59,7 +59,7 @@ fn built() -> &'static Built {
         let ds = geodata::embedded::uzbekistan().unwrap();
         let data = report::build(&ds, &cfg, Path::new("."), &PlanOptions::default()).unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let written = report::write(dir.path(), &ds, &data).unwrap();
+        let written = planner::render::report::write(dir.path(), &ds, &data).unwrap();
         Built {
             ds,
             data,

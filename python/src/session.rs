@@ -490,7 +490,7 @@ impl Session {
             })
             .map_err(errors::to_py)?;
         let summary = planner::summary::summarize(&self.ds);
-        let report = analyze::report_json(&summary, Some(&a));
+        let report = planner::render::analysis::report_json(&summary, Some(&a));
         Ok(AnalysisResult {
             ds: self.ds.clone(),
             cfg: self.cfg.clone(),
@@ -557,7 +557,7 @@ impl AnalysisResult {
     /// The summary `planner analyze` prints.
     fn text(&self) -> String {
         let summary = planner::summary::summarize(&self.ds);
-        analyze::render_text(&summary, Some(&self.a))
+        planner::render::analysis::render_text(&summary, Some(&self.a))
     }
 
     /// Writes the files of `planner analyze --out DIR` (the config's `[outputs]` choices);
@@ -570,7 +570,7 @@ impl AnalysisResult {
         let written = py
             .detach(|| {
                 let mut staging = planner::output::Staging::open(&dir)?;
-                planner::output::write_all(
+                planner::render::analysis::write_all(
                     &mut staging,
                     &self.ds,
                     &self.a,

@@ -1,5 +1,6 @@
 //! Format readers: each turns one file into a [`RawLayer`] of attribute maps and WGS84
-//! geometries, so the layer builders in [`crate::layers`] work the same on every format.
+//! geometries, so the layer builders (the `layers` module, one level up) work the same on
+//! every format.
 //!
 //! GeoJSON and CSV are read natively (they are WGS84 lon/lat by definition); every other
 //! extension goes to GDAL ([`gdal_vector`]), which also reprojects other CRSs to WGS84.

@@ -225,16 +225,6 @@ impl ConfigError {
     }
 }
 
-/// A number as written in messages: plain for everyday magnitudes, with an exponent for huge
-/// or tiny ones (`1e300`, not 301 digits).
-pub fn show(x: f64) -> String {
-    if x != 0.0 && x.is_finite() && !(1e-6..1e15).contains(&x.abs()) {
-        format!("{x:e}")
-    } else {
-        format!("{x}")
-    }
-}
-
 /// The dotted key a problem message starts with (`plan.budget = -5 must …` → `plan.budget`).
 fn leading_key(message: &str) -> &str {
     let end = message

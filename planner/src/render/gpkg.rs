@@ -127,7 +127,7 @@ fn layers(ds: &Dataset, rd: &ReportData) -> gdal::errors::Result<Vec<LayerData>>
     for (k, st) in ds.settlements.iter().enumerate() {
         let bb = &rd.broadband.settlements[k];
         let rx = |a: &crate::analyze::Analysis, t: usize| {
-            a.coverage.per_target[k].best[t].map(|x| crate::gaps::round(x.rx_dbm, 2))
+            a.coverage.per_target[k].best[t].map(|x| crate::numbers::round(x.rx_dbm, 2))
         };
         rows.push((
             point(st.lon, st.lat)?,

@@ -2,7 +2,7 @@
 //! lon/lat grid covering the dataset (or the configured `[analysis.grid]`), evaluated with the
 //! same engine, model and link budget as the analysis, once over the existing sites ("today")
 //! and once with the proposed sites built ("after the plan"). Rendering (colour ramp, PNG, KMZ,
-//! GeoPackage raster) lives in `crate::render`.
+//! GeoPackage raster) lives in the renderers (`render`).
 
 use geo::BoundingRect;
 use geodata::{Dataset, Technology};

@@ -7,8 +7,10 @@
 //! name and renamed.
 //! With `--speeds-from URL` (or `[speeds] url`) both also carry each region's measured speeds
 //! from Prometheus against its target (see [`crate::speeds`]).
+//!
+//! This module runs the analyses into [`ReportData`]; `render::report` writes the files.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context;
 use geodata::Dataset;
@@ -16,10 +18,10 @@ use geodata::Dataset;
 use crate::broadband::{self, Broadband, BroadbandConfig};
 use crate::config::PlannerConfig;
 use crate::invest::{self, Investment};
+use crate::plan;
 use crate::plan::greedy::Limits;
-use crate::plan::{self, Plan, PlanOptions};
-use crate::render::{gpkg, html, kmz};
-use crate::speeds::{self, Speeds};
+use crate::planning::{self, Plan, PlanOptions};
+use crate::speeds::Speeds;
 
 pub mod heatmap;
 pub mod operators;
@@ -102,7 +104,7 @@ pub fn build(
             problems.join("\n  - ")
         );
     }
-    let prepared = plan::prepare(ds, cfg, base_dir, opts)?;
+    let prepared = planning::prepare(ds, cfg, base_dir, opts)?;
     let pc = prepared.config.clone();
     let selection = prepared.select(
         &pc.targets,
@@ -125,7 +127,7 @@ pub fn build(
         &bbcfg,
     );
     let invest_sites = inv_sel.map(|s| s.sites);
-    let plan = plan::finish(ds, cfg, prepared, selection, opts)?;
+    let plan = planning::finish(ds, cfg, prepared, selection, opts)?;
     let (hbox, grid) = heatmap::grid_for(ds, cfg)?;
     let today = heatmap::compute("today", ds, cfg, hbox, &grid, opts.threads, opts.progress)
         .context("coverage heatmap over the existing sites")?;
@@ -158,109 +160,6 @@ pub fn build(
         model: cfg.model.clone(),
         generated_utc: now_utc(),
     })
-}
-
-/// Writes `report.html`, `coverage.gpkg` (vector layers and heatmap rasters) and
-/// `coverage.kmz` (Google Earth) and `report.json` into `dir` (created when missing).
-pub fn write(
-    dir: &Path,
-    ds: &Dataset,
-    r: &ReportData,
-) -> Result<Vec<PathBuf>, crate::output::OutputError> {
-    std::fs::create_dir_all(dir).map_err(|e| crate::output::OutputError {
-        path: dir.to_path_buf(),
-        message: e.to_string(),
-    })?;
-    let page = html::render(ds, r).map_err(|e| crate::output::OutputError {
-        path: dir.join("report.html"),
-        message: format!("{e:#}"),
-    })?;
-    let mut out = vec![crate::output::write_atomic(
-        dir,
-        "report.html",
-        page.as_bytes(),
-    )?];
-    out.push(gpkg::write(dir, "coverage.gpkg", ds, r)?);
-    out.push(kmz::write(dir, "coverage.kmz", ds, r)?);
-    let mut doc = serde_json::to_vec_pretty(&json_doc(r)).expect("plain values serialize");
-    doc.push(b'\n');
-    out.push(crate::output::write_atomic(dir, "report.json", &doc)?);
-    Ok(out)
-}
-
-/// `report.json`: the figures of the report that other tools read (schema_version 1): when and
-/// by which version it was made, and the per-operator view.
-pub fn json_doc(r: &ReportData) -> serde_json::Value {
-    serde_json::json!({
-        "schema_version": 1,
-        "generated_utc": r.generated_utc,
-        "planner_version": env!("CARGO_PKG_VERSION"),
-        "operators": r.operators,
-    })
-}
-
-/// `planner report` arguments.
-#[derive(clap::Args, Debug, Clone)]
-pub struct ReportArgs {
-    /// Planner config file (TOML) with optional [plan], [broadband], [invest]; default: embedded.
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// Folder for report.html, coverage.gpkg and coverage.kmz.
-    #[arg(long, value_name = "DIR")]
-    pub out: PathBuf,
-    /// No progress bars or messages.
-    #[arg(long, short)]
-    pub quiet: bool,
-    /// Worker threads (default: all cores). Results do not depend on it.
-    #[arg(long, value_name = "N")]
-    pub threads: Option<usize>,
-    /// Prometheus server (e.g. http://127.0.0.1:9090) to read measured speeds per region from;
-    /// overrides `[speeds] url`. Adds a "Measured speeds" section and a `speeds` layer.
-    #[arg(long, value_name = "URL")]
-    pub speeds_from: Option<String>,
-}
-
-/// Measured speeds from `flag` or `[speeds] url`, when either is given. A failure to read them
-/// is returned as a bare [`speeds::SpeedsError`] so the binary can map it to its own exit code.
-fn fetch_speeds(
-    flag: Option<&str>,
-    cfg: &PlannerConfig,
-    ds: &Dataset,
-) -> anyhow::Result<Option<Speeds>> {
-    let sc = &cfg.speeds;
-    let Some(url) = flag.or(sc.url.as_deref()) else {
-        return Ok(None);
-    };
-    Ok(Some(speeds::fetch(url, sc, &ds.regions)?))
-}
-
-/// Runs `planner report`. Write failures are [`crate::output::OutputError`] (exit code 3),
-/// failures to read measured speeds [`speeds::SpeedsError`] (exit code 4).
-pub fn run(args: &ReportArgs) -> anyhow::Result<()> {
-    if args.threads == Some(0) {
-        anyhow::bail!("--threads must be at least 1");
-    }
-    let (cfg, ds, base) = plan::load(args.config.as_deref())?;
-    let opts = PlanOptions {
-        threads: args.threads.or(cfg.analysis.threads),
-        progress: crate::coverage::progress_wanted(args.quiet),
-    };
-    // Before the analyses, so an unreachable Prometheus fails fast.
-    let speeds = fetch_speeds(args.speeds_from.as_deref(), &cfg, &ds)?;
-    if let (Some(s), false) = (&speeds, args.quiet) {
-        for w in &s.warnings {
-            eprintln!("warning: {w}");
-        }
-    }
-    let mut data = build(&ds, &cfg, &base, &opts).context("report analyses failed")?;
-    data.speeds = speeds;
-    let written = write(&args.out, &ds, &data)?;
-    if !args.quiet {
-        for p in written {
-            eprintln!("wrote {}", p.display());
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -62,7 +62,7 @@ pub struct Operators {
 
 fn pct(n: f64, d: f64) -> f64 {
     if d > 0.0 {
-        crate::gaps::round(100.0 * n / d, 2)
+        crate::numbers::round(100.0 * n / d, 2)
     } else {
         0.0
     }
