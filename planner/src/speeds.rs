@@ -107,7 +107,7 @@ impl SpeedsConfig {
         if !(r.is_finite() && r > 0.0 && r <= 1.0) {
             problems.push(format!(
                 "speeds.international_ratio_min = {}: give a ratio of international to domestic speed above 0 and at most 1 (e.g. 0.5)",
-                crate::config::show(r)
+                crate::numbers::show(r)
             ));
         }
         problems
