@@ -124,6 +124,22 @@ fn jittered(base: Duration, jitter: Duration) -> Duration {
     Duration::from_secs_f64((base.as_secs_f64() + off).max(1.0))
 }
 
+/// Mean gap between two tests of one ndt7 target on M-Lab's platform, seconds (6 h).
+pub const MLAB_MEAN_GAP_S: f64 = 21_600.0;
+/// Shortest and longest gap, seconds (36 min, 15 h).
+pub const MLAB_GAP_RANGE_S: (f64, f64) = (2_160.0, 54_000.0);
+
+/// The gap before the next test of an M-Lab ndt7 target. M-Lab's ndt7 specification asks
+/// non-interactive clients to draw it from an exponential distribution with a 6 h mean, clamped
+/// to 36 min … 15 h, so that unattended fleets neither overload the shared platform nor test in
+/// step; the target's `[tests.*] interval` and `jitter` do not apply to it.
+pub fn mlab_gap() -> Duration {
+    // 1 − U lies in (0, 1], so the logarithm is finite.
+    let u: f64 = 1.0 - rand::rng().random::<f64>();
+    let t = -u.ln() * MLAB_MEAN_GAP_S;
+    Duration::from_secs_f64(t.clamp(MLAB_GAP_RANGE_S.0, MLAB_GAP_RANGE_S.1))
+}
+
 impl AgentState {
     fn new(cfg: Config) -> Arc<Self> {
         let st = Arc::new(AgentState {
@@ -334,7 +350,11 @@ async fn job(state: Arc<AgentState>, target: Target, test: TestKind, tc: TestCon
         // The run's buffers, connections and TLS state are freed by now; without this the
         // pages stay resident in malloc's arenas until the next run (crate::memory).
         crate::memory::release_free_memory();
-        delay = jittered(tc.interval, tc.jitter);
+        delay = if target.endpoints.is_mlab_platform() {
+            mlab_gap()
+        } else {
+            jittered(tc.interval, tc.jitter)
+        };
     }
 }
 
@@ -628,5 +648,31 @@ pub async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {},
         _ = term => {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mlab_gaps_follow_the_ndt7_specification() {
+        let n = 20_000;
+        let gaps: Vec<f64> = (0..n).map(|_| mlab_gap().as_secs_f64()).collect();
+        assert!(gaps
+            .iter()
+            .all(|g| (MLAB_GAP_RANGE_S.0..=MLAB_GAP_RANGE_S.1).contains(g)));
+        // Mean of the clamped exponential: a + μ (e^(−a/μ) − e^(−b/μ)) = 19 931 s; the sample
+        // mean's standard error is about 140 s.
+        let (a, b, mu) = (MLAB_GAP_RANGE_S.0, MLAB_GAP_RANGE_S.1, MLAB_MEAN_GAP_S);
+        let want = a + mu * ((-a / mu).exp() - (-b / mu).exp());
+        let mean = gaps.iter().sum::<f64>() / n as f64;
+        assert!(
+            (mean / want - 1.0).abs() < 0.04,
+            "mean {mean} s, want {want} s"
+        );
+        // About 1 − e^(−0.1) = 9.5 % sit at the 36 min floor.
+        let floor = gaps.iter().filter(|g| **g == a).count() as f64 / n as f64;
+        assert!((0.07..0.12).contains(&floor), "{floor}");
     }
 }

@@ -118,6 +118,19 @@ fn with_slash(mut u: Url) -> Url {
 }
 
 impl Endpoints {
+    /// An ndt7 target on M-Lab's public platform (its Locate API or one of its servers): the
+    /// agent then spaces the target's tests as the ndt7 specification asks of non-interactive
+    /// clients (see `agent::mlab_gap`).
+    pub fn is_mlab_platform(&self) -> bool {
+        self.kind == ServerKind::Ndt7
+            && self.base.host_str().is_some_and(|h| {
+                let h = h.trim_end_matches('.').to_ascii_lowercase();
+                ["measurementlab.net", "measurement-lab.org"]
+                    .iter()
+                    .any(|d| h == *d || h.ends_with(&format!(".{d}")))
+            })
+    }
+
     /// Endpoints of a target of `kind` at `base`.
     pub fn new(kind: ServerKind, base: Url) -> Self {
         let base = match kind {
@@ -242,6 +255,20 @@ impl Endpoints {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mlab_platform_is_recognised_by_host() {
+        let e = |kind, u: &str| Endpoints::new(kind, Url::parse(u).unwrap());
+        assert!(e(ServerKind::Ndt7, "https://locate.measurementlab.net/").is_mlab_platform());
+        assert!(e(
+            ServerKind::Ndt7,
+            "wss://ndt-mlab1-lga01.mlab-oti.measurement-lab.org/"
+        )
+        .is_mlab_platform());
+        assert!(!e(ServerKind::Ndt7, "https://locate.example.net/").is_mlab_platform());
+        assert!(!e(ServerKind::Ndt7, "https://notmeasurementlab.net/").is_mlab_platform());
+        assert!(!e(ServerKind::Probe, "https://locate.measurementlab.net/").is_mlab_platform());
+    }
 
     #[test]
     fn librespeed_paths_follow_the_server_list() {
