@@ -163,7 +163,48 @@ impl Endpoints {
         };
         let base = Url::parse(&server)
             .map_err(|e| format!("server \"{}\": bad URL {server}: {e}", s.name))?;
+        // As a `url` target must be: the list comes from a file anyone may have edited.
+        if !matches!(base.scheme(), "http" | "https")
+            || !base.host_str().is_some_and(|h| !h.is_empty())
+        {
+            return Err(format!(
+                "server \"{}\": {server} must be an http:// or https:// URL (or //host/path/) with a host",
+                s.name
+            ));
+        }
+        if base.port() == Some(0) {
+            return Err(format!(
+                "server \"{}\": {server} has port 0, which nothing can be reached on",
+                s.name
+            ));
+        }
         let mut e = Endpoints::new(ServerKind::Librespeed, base);
+        // LibreSpeed appends these paths to the server URL: an absolute or protocol-relative
+        // one would send the transfers to another server than the one the target's latency
+        // and dns tests measure and its series are labelled with (found by the fuzz target).
+        for (key, path) in [
+            ("dlURL", &s.dl_url),
+            ("ulURL", &s.ul_url),
+            ("pingURL", &s.ping_url),
+        ] {
+            match e.base.join(path) {
+                Ok(u) if u.origin() == e.base.origin() => {}
+                Ok(u) => {
+                    return Err(format!(
+                        "server \"{}\": {key} \"{path}\" leads to {}, not to the server {}: give a path relative to the server URL, e.g. \"garbage.php\"",
+                        s.name,
+                        u.origin().ascii_serialization(),
+                        e.base.origin().ascii_serialization()
+                    ))
+                }
+                Err(err) => {
+                    return Err(format!(
+                        "server \"{}\": {key} \"{path}\" is not a path: {err}",
+                        s.name
+                    ))
+                }
+            }
+        }
         e.dl_path = s.dl_url.clone();
         e.ul_path = s.ul_url.clone();
         e.ping_path = s.ping_url.clone();
@@ -293,6 +334,65 @@ mod tests {
             p.download_url(100).as_str(),
             "http://127.0.0.1:8080/download?bytes=100"
         );
+    }
+
+    /// Fuzz finding (librespeed_server_list, minimised): an absolute `dlURL` sent the
+    /// download to another host than the entry's server.
+    #[test]
+    fn librespeed_paths_stay_on_the_server() {
+        let list = parse_server_list(
+            r#"[{"id":"b","name":"B","server":"http://b.exp3/speed/","dlURL":"https://ge.php?=1","ulURL":"/empty.php","pingURL":"empt&.php#f","ge":""}]"#,
+        )
+        .unwrap();
+        let err = Endpoints::from_librespeed(&list[0]).unwrap_err();
+        assert!(
+            err.contains("dlURL \"https://ge.php?=1\" leads to https://ge.php"),
+            "{err}"
+        );
+        let entry = |server: &str, path: &str| LibrespeedServer {
+            id: 1.into(),
+            name: "A".into(),
+            server: server.into(),
+            dl_url: "garbage.php".into(),
+            ul_url: path.into(),
+            ping_url: "empty.php".into(),
+            get_ip_url: String::new(),
+        };
+        // Protocol-relative and other-port paths leave the server too; paths below it or
+        // from its root (with a query or a fragment) do not.
+        for bad in [
+            "//other.example/empty.php",
+            "http://b.example:8081/empty.php",
+        ] {
+            assert!(
+                Endpoints::from_librespeed(&entry("http://b.example:8080/", bad)).is_err(),
+                "{bad}"
+            );
+        }
+        for good in [
+            "empty.php",
+            "/empty.php",
+            "../x/empty.php?a=1",
+            "http://b.example:8080/e",
+        ] {
+            let e =
+                Endpoints::from_librespeed(&entry("http://b.example:8080/speed", good)).unwrap();
+            assert_eq!(e.upload_url().host_str(), Some("b.example"), "{good}");
+            assert_eq!(e.upload_url().port_or_known_default(), Some(8080), "{good}");
+        }
+        // Fuzz finding (minimised): a protocol-relative server with port 0 was accepted.
+        let err = Endpoints::from_librespeed(&entry("//a.example:00", "empty.php")).unwrap_err();
+        assert!(err.contains("port 0"), "{err}");
+        // The server itself must be an http(s) URL with a host, as a `url` target's is.
+        for bad in [
+            "file:///srv/speed/",
+            "mailto:ops@example.org",
+            "data:text/plain,x",
+            "speed.example/",
+        ] {
+            let err = Endpoints::from_librespeed(&entry(bad, "empty.php")).unwrap_err();
+            assert!(err.starts_with("server \"A\""), "{bad}: {err}");
+        }
     }
 
     #[test]

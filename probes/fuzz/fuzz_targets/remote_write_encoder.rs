@@ -1,49 +1,87 @@
-//! The remote-write encoder round-trips any batch: decompressing and decoding the body gives
-//! back every sample of every series, grouped per series in queue order.
+//! The remote-write encoder (`probes::remote_write::encode_batch`) round-trips any batch:
+//! snappy-decompressing and protobuf-decoding the body gives back exactly the label sets and
+//! samples given (value bits and timestamps), one series per label set in order of first
+//! appearance, each series' samples in queue order. Label names and values are any strings
+//! (empty ones included), values any f64 (NaNs with payloads, the staleness marker, -0.0,
+//! which is sent as +0.0 as proto3 cannot tell them apart), timestamps any i64.
 #![no_main]
 
+use libfuzzer_sys::arbitrary::{Result, Unstructured};
 use libfuzzer_sys::fuzz_target;
+use probes::remote_write::{encode_batch, WriteRequest, STALE_NAN_BITS};
 use prost::Message;
-use probes::remote_write::{encode_batch, WriteRequest};
 
-fuzz_target!(|data: &[u8]| {
-    // Bytes → up to 4 label sets and a sequence of (series, value, timestamp) samples.
-    let mut sets: Vec<Vec<(String, String)>> = Vec::new();
-    let mut it = data.chunks(8);
-    let head = it.next().unwrap_or(&[]);
-    let n_sets = (head.first().copied().unwrap_or(0) % 4) as usize + 1;
-    for k in 0..n_sets {
-        let name = String::from_utf8_lossy(head.get(1..).unwrap_or(&[])).to_string();
-        sets.push(vec![
-            ("__name__".into(), format!("m{k}")),
-            ("l".into(), format!("{name}{k}")),
-        ]);
+type Labels = Vec<(String, String)>;
+
+fn batch(u: &mut Unstructured<'_>) -> Result<(Vec<Labels>, Vec<(usize, f64, i64)>)> {
+    // Label sets are interned in the queue (one allocation per distinct set), and the encoder
+    // groups by that identity: give it distinct sets, as the queue does.
+    let mut sets: Vec<Labels> = Vec::new();
+    for _ in 0..u.int_in_range(1..=6)? {
+        let mut labels = Labels::new();
+        for _ in 0..u.int_in_range(0..=5)? {
+            labels.push((u.arbitrary()?, u.arbitrary()?));
+        }
+        if !sets.contains(&labels) {
+            sets.push(labels);
+        }
     }
     let mut samples = Vec::new();
-    for c in it {
-        let mut b = [0u8; 8];
-        b[..c.len()].copy_from_slice(c);
-        let v = f64::from_le_bytes(b);
-        let series = (b[0] as usize) % sets.len();
-        let ts = i64::from_le_bytes(b).wrapping_shr(8);
-        samples.push((series, v, ts));
+    while !u.is_empty() && samples.len() < 10_000 {
+        let series = u.choose_index(sets.len())?;
+        let value = match u.int_in_range(0u8..=7)? {
+            0 => f64::from_bits(STALE_NAN_BITS),
+            1 => -0.0,
+            2 => 0.0,
+            3 => f64::NAN,
+            _ => f64::from_bits(u.arbitrary()?),
+        };
+        samples.push((series, value, u.arbitrary()?));
     }
+    Ok((sets, samples))
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Ok((sets, samples)) = batch(&mut Unstructured::new(data)) else {
+        return;
+    };
     let body = encode_batch(samples.iter().map(|(s, v, t)| (&sets[*s][..], *v, *t)));
-    let raw = snap::raw::Decoder::new().decompress_vec(&body).expect("valid snappy");
+    let raw = snap::raw::Decoder::new()
+        .decompress_vec(&body)
+        .expect("valid snappy");
     let req = WriteRequest::decode(&raw[..]).expect("valid protobuf");
-    let total: usize = req.timeseries.iter().map(|t| t.samples.len()).sum();
-    assert_eq!(total, samples.len());
-    for ts in &req.timeseries {
-        let labels: Vec<(String, String)> =
-            ts.labels.iter().map(|l| (l.name.clone(), l.value.clone())).collect();
-        let k = sets.iter().position(|s| *s == labels).expect("known label set");
-        let mine: Vec<(u64, i64)> = samples
+
+    let mut order: Vec<usize> = Vec::new();
+    for (s, _, _) in &samples {
+        if !order.contains(s) {
+            order.push(*s);
+        }
+    }
+    assert_eq!(
+        req.timeseries.len(),
+        order.len(),
+        "one series per label set"
+    );
+    for (ts, &k) in req.timeseries.iter().zip(&order) {
+        let labels: Labels = ts
+            .labels
             .iter()
-            .filter(|(s, _, _)| sets[*s] == sets[k])
-            // -0.0 is sent as +0.0 (proto3 elides zero; same number to Prometheus).
+            .map(|l| (l.name.clone(), l.value.clone()))
+            .collect();
+        assert_eq!(labels, sets[k], "labels of series {k}");
+        let want: Vec<(u64, i64)> = samples
+            .iter()
+            .filter(|(s, _, _)| *s == k)
             .map(|(_, v, t)| (if *v == 0.0 { 0 } else { v.to_bits() }, *t))
             .collect();
-        let got: Vec<(u64, i64)> = ts.samples.iter().map(|s| (s.value.to_bits(), s.timestamp)).collect();
-        assert_eq!(got, mine);
+        let got: Vec<(u64, i64)> = ts
+            .samples
+            .iter()
+            .map(|s| (s.value.to_bits(), s.timestamp))
+            .collect();
+        assert_eq!(got, want, "samples of series {k}");
     }
+    // Encoding is deterministic: the same batch gives the same body.
+    let again = encode_batch(samples.iter().map(|(s, v, t)| (&sets[*s][..], *v, *t)));
+    assert_eq!(again, body);
 });

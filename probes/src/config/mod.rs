@@ -487,11 +487,16 @@ pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
                             && (url.scheme() == "ws" || url.scheme() == "wss")))
                         && url.host_str().is_some() =>
                 {
-                    let e = Endpoints::new(t.kind, url);
-                    if t.kind == ServerKind::Librespeed {
-                        Some(e.finding_backend())
+                    if url.port() == Some(0) {
+                        p.add(format!("{at}.url = \"{u}\" has port 0, which nothing can be reached on: give the server's port, or none for the scheme's default"));
+                        None
                     } else {
-                        Some(e)
+                        let e = Endpoints::new(t.kind, url);
+                        if t.kind == ServerKind::Librespeed {
+                            Some(e.finding_backend())
+                        } else {
+                            Some(e)
+                        }
                     }
                 }
                 Ok(_) if t.kind == ServerKind::Ndt7 => {
@@ -622,4 +627,39 @@ pub fn check_listen(cfg: &Config) -> Result<(), ConfigError> {
         problems: locate::lines(&text, p.0),
         unreadable: false,
     })
+}
+
+#[cfg(test)]
+mod port_tests {
+    use super::*;
+
+    const AGENT: &str = "[agent]\nregion = \"r\"\nsite = \"s\"\nlatitude = 1.0\nlongitude = 2.0\ndaily_budget_bytes = 1_000_000_000\n";
+
+    fn problems(text: &str) -> Vec<String> {
+        match parse(text, Path::new("/nonexistent/agent.toml")) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.problems.into_iter().map(|p| p.message).collect(),
+        }
+    }
+
+    /// Port 0 parses as a URL but reaches nothing: refused where the URL is given, as the
+    /// librespeed_server_list fuzz target found for server-list entries.
+    #[test]
+    fn port_zero_urls_are_refused() {
+        let target = |url: &str| {
+            format!("{AGENT}[[targets]]\nname = \"t\"\nurl = \"{url}\"\ntests = [\"latency\"]\n")
+        };
+        assert!(problems(&target("http://127.0.0.1:8080/")).is_empty());
+        let p = problems(&target("http://127.0.0.1:0/"));
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].starts_with("targets[0] (t).url = \"http://127.0.0.1:0/\" has port 0"));
+        let rw = format!(
+            "{}[remote_write]\nurl = \"https://prom.example:00/api/v1/write\"\n",
+            target("http://127.0.0.1:8080/")
+        );
+        let p = problems(&rw);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0]
+            .starts_with("remote_write.url = \"https://prom.example:00/api/v1/write\" has port 0"));
+    }
 }

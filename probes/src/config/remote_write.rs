@@ -114,7 +114,12 @@ pub(super) fn section(
     let problems_before = p.len();
     let url = match Url::parse(&rw.url) {
         Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.host_str().is_some() => {
-            Some(u)
+            if u.port() == Some(0) {
+                p.add(format!("remote_write.url = \"{}\" has port 0, which nothing can be reached on: give the receiver's port, or none for the scheme's default", rw.url));
+                None
+            } else {
+                Some(u)
+            }
         }
         Ok(_) => {
             p.add(format!("remote_write.url = \"{}\" must be an http:// or https:// URL with a host, e.g. \"https://prometheus.example/api/v1/write\"", rw.url));
