@@ -95,7 +95,11 @@ fn user_context_is_optional_and_read_from_sources() {
     src = toml::from_str(toml_text).unwrap_or_else(|e| panic!("{e}"));
     let ds = src.load(dir.path()).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(ds.regions.len(), 1);
-    assert_eq!(ds.context.len(), 2, "two features of YY merge into one country");
+    assert_eq!(
+        ds.context.len(),
+        2,
+        "two features of YY merge into one country"
+    );
     assert_eq!(ds.context[0].iso_a2, "YY");
     assert_eq!(ds.context[0].name_en, "Wye");
     assert_eq!(ds.context[0].geometry.0.len(), 2);
