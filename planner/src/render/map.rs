@@ -286,7 +286,7 @@ function points(fc,style,tip){return L.geoJSON(fc,{pointToLayer:function(f,ll){r
 function grp(n){return n.toLocaleString('en-GB');}
 var overlays={};
 var ctx=null;
-if(D.context.features.length){ctx=overlays['Neighbouring countries']=L.geoJSON(D.context,{style:{color:'#9a9a94',weight:1.2,fillColor:'#ecebe4',fillOpacity:0.9},onEachFeature:function(f,l){l.bindTooltip(esc(f.properties.name)+' ('+esc(f.properties.code)+')',{sticky:true});}});
+if(D.context.features.length){ctx=overlays['Neighbouring countries']=L.geoJSON(D.context,{style:{color:'#8f8d86',weight:1.2,fillColor:'#d4d2c9',fillOpacity:0.65},onEachFeature:function(f,l){l.bindTooltip(esc(f.properties.name)+' ('+esc(f.properties.code)+')',{sticky:true});}});
 map.on('overlayadd',function(e){if(e.layer===ctx)ctx.bringToBack();});}
 overlays['Regions']=L.geoJSON(D.regions,{style:{color:'#666',weight:1,fillColor:'#f7f7f2',fillOpacity:0.35},onEachFeature:function(f,l){l.bindTooltip(esc(f.properties.name)+' ('+esc(f.properties.code)+')',{sticky:true});}});
 var road={covered:['#1a9850','Roads with mobile Internet'],uncovered:['#d73027','Roads without mobile Internet']};
@@ -304,7 +304,7 @@ D.heatmaps.forEach(function(h){var o=L.imageOverlay(h.png,D.heat_bounds,{opacity
 L.control.layers(base,overlays,{collapsed:false,position:'topright'}).addTo(map);
 L.control.scale({metric:true,imperial:false,maxWidth:160}).addTo(map);
 var lg=L.control({position:'bottomleft'});
-lg.onAdd=function(){var d=L.DomUtil.create('div','map-legend');var s='<b>Best received power</b>';D.heat_legend.forEach(function(c){s+='<div><i style="background:'+c.colour+'"></i>'+esc(c.label)+'</div>';});s+='<div class="thr">covered from: '+D.heatmaps.filter(function(h){return h.key.indexOf('today')==0;}).map(function(h){return h.key.slice(6).toUpperCase()+' '+h.threshold_dbm+' dBm';}).join(', ')+'</div>';if(ctx)s+='<div class="ctx"><i style="background:#ecebe4;border-color:#9a9a94"></i>Neighbouring country</div>';s+='<b>Operators</b>';Object.keys(ops).forEach(function(o){s+='<div><i style="background:'+ops[o]+'"></i>'+esc(o)+'</div>';});d.innerHTML=s;return d;};
+lg.onAdd=function(){var d=L.DomUtil.create('div','map-legend');var s='<b>Best received power</b>';D.heat_legend.forEach(function(c){s+='<div><i style="background:'+c.colour+'"></i>'+esc(c.label)+'</div>';});s+='<div class="thr">covered from: '+D.heatmaps.filter(function(h){return h.key.indexOf('today')==0;}).map(function(h){return h.key.slice(6).toUpperCase()+' '+h.threshold_dbm+' dBm';}).join(', ')+'</div>';if(ctx)s+='<div class="ctx"><i style="background:#dad8d0;border-color:#8f8d86"></i>Neighbouring country</div>';s+='<b>Operators</b>';Object.keys(ops).forEach(function(o){s+='<div><i style="background:'+ops[o]+'"></i>'+esc(o)+'</div>';});d.innerHTML=s;return d;};
 lg.addTo(map);
 window.reportMap={map:map,overlays:overlays,base:base,heatmaps:heat,context:ctx};
 })();"#;
