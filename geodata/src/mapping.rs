@@ -140,6 +140,25 @@ impl Default for RegionMapping {
     }
 }
 
+/// Fields of a context (neighbouring countries) layer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ContextMapping {
+    /// ISO 3166-1 alpha-2 country code (required).
+    pub iso_a2: String,
+    /// Country name shown on maps; default: the code.
+    pub name_en: String,
+}
+
+impl Default for ContextMapping {
+    fn default() -> Self {
+        ContextMapping {
+            iso_a2: s("iso_a2"),
+            name_en: s("name_en"),
+        }
+    }
+}
+
 /// Layout of a site file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]

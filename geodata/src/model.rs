@@ -63,6 +63,18 @@ pub struct Region {
     pub geometry: MultiPolygon<f64>,
 }
 
+/// A neighbouring country drawn as map context around the dataset (background only: never a
+/// target, a region or part of any analysis).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContextCountry {
+    /// ISO 3166-1 alpha-2 code, e.g. `KZ`.
+    pub iso_a2: String,
+    /// English name, e.g. `Kazakhstan`.
+    pub name_en: String,
+    /// Outline in lon/lat degrees, usually clipped to the area around the dataset.
+    pub geometry: MultiPolygon<f64>,
+}
+
 /// Radio access technology generation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Technology {

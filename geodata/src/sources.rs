@@ -14,7 +14,7 @@ use crate::dem::Dem;
 use crate::error::{GeodataError, Location, Problem, Problems};
 use crate::layers;
 use crate::mapping::{
-    FixedNodeMapping, RegionMapping, RoadMapping, SettlementMapping, SiteMapping,
+    ContextMapping, FixedNodeMapping, RegionMapping, RoadMapping, SettlementMapping, SiteMapping,
 };
 use crate::read::{self, Format, LayerKind};
 use crate::routes::RouteTable;
@@ -63,6 +63,9 @@ pub struct Sources {
     pub regions: Option<LayerSource<RegionMapping>>,
     pub sites: Option<LayerSource<SiteMapping>>,
     pub fixed_nodes: Option<LayerSource<FixedNodeMapping>>,
+    /// Neighbouring countries drawn as map context (polygons with `iso_a2`, `name_en`);
+    /// optional, never analysed.
+    pub context: Option<LayerSource<ContextMapping>>,
     /// Elevation raster (GeoTIFF, SRTM `.hgt`, any GDAL raster).
     pub dem: Option<PathBuf>,
     /// Route table CSV `route,aliases,international,seq,waypoint,lat,lon`.
@@ -188,6 +191,7 @@ impl Sources {
         let mut roads = Vec::new();
         let mut sites = Vec::new();
         let mut fixed = Vec::new();
+        let mut context = Vec::new();
         if let Some(src) = &self.regions {
             let path = resolve(base_dir, &src.path);
             let m = src.mapping.clone().unwrap_or_default();
@@ -291,6 +295,24 @@ impl Sources {
                 r.merge(rep);
             }
         }
+        if let Some(src) = &self.context {
+            let path = resolve(base_dir, &src.path);
+            let m = src.mapping.clone().unwrap_or_default();
+            if let Some(l) = read_layer(
+                &mut r,
+                "context",
+                &path,
+                src.layer.as_deref(),
+                LayerKind::Polygons,
+                ("lon", "lat"),
+                src.crs.as_deref(),
+            ) {
+                let (v, locs, rep) = layers::context(&l, &m);
+                context = v;
+                ds.origins.insert("context".into(), locs);
+                r.merge(rep);
+            }
+        }
         if let Some(p) = &self.dem {
             let path = resolve(base_dir, p);
             ds.sources.insert("dem".into(), path.display().to_string());
@@ -307,6 +329,7 @@ impl Sources {
             ("roads", self.roads.is_some(), roads.len()),
             ("sites", self.sites.is_some(), sites.len()),
             ("fixed_nodes", self.fixed_nodes.is_some(), fixed.len()),
+            ("context", self.context.is_some(), context.len()),
         ] {
             if configured && count == 0 {
                 let file = ds.sources.get(name).cloned().unwrap_or_default();
@@ -324,6 +347,7 @@ impl Sources {
         ds.roads = roads;
         ds.sites = sites;
         ds.fixed_nodes = fixed;
+        ds.context = context;
         ds.warnings = r.warnings.clone();
         (ds, r)
     }

@@ -224,6 +224,47 @@ fn geopackage_and_html_on_the_embedded_data() {
     ] {
         assert!(html.contains(needed), "report.html lacks `{needed}`");
     }
+    // Neighbouring countries (context): a Leaflet layer of their own, under everything in both
+    // static maps with a legend entry, names drawn off the dataset.
+    assert!(html.contains("overlays['Neighbouring countries']"));
+    assert!(
+        html.contains("\"context\":{"),
+        "map data has the context layer"
+    );
+    assert_eq!(
+        html.matches("<g class=\"context\"").count(),
+        3,
+        "two coverage maps and the broadband map"
+    );
+    assert_eq!(html.matches("<g class=\"context-labels\"").count(), 3);
+    for (code, name) in [
+        ("AF", "Afghanistan"),
+        ("KG", "Kyrgyzstan"),
+        ("KZ", "Kazakhstan"),
+        ("TJ", "Tajikistan"),
+        ("TM", "Turkmenistan"),
+    ] {
+        assert!(
+            html.contains(&format!("<title>{name} ({code})</title>")),
+            "{name}"
+        );
+        assert!(
+            html.contains(&format!("\"code\":\"{code}\"")),
+            "{code} in the map data"
+        );
+    }
+    for name in ["Kazakhstan", "Turkmenistan"] {
+        assert!(
+            html.contains(&format!(">{name}</text>")),
+            "{name} is named on the static maps"
+        );
+    }
+    assert!(
+        html.contains(">neighbouring country</text>"),
+        "static legend"
+    );
+    assert!(html.contains("Neighbouring country</div>"), "map legend");
+    assert!(!html.contains("the dataset carries no neighbouring countries"));
     for internal in ["Stopped:", "TargetReached", "tower_sharing", "new_build"] {
         assert!(!html.contains(internal), "report.html shows `{internal}`");
     }

@@ -21,6 +21,9 @@ const BLUE: &str = "#2c5cc5";
 const ORANGE: &str = "#f28e2b";
 const PURPLE: &str = "#7b3294";
 const GREY: &str = "#bbbbbb";
+/// Neighbouring countries (map context): fill and border.
+const CONTEXT_FILL: &str = "#ecebe4";
+const CONTEXT_STROKE: &str = "#9a9a94";
 
 const CSS: &str = "body{font-family:sans-serif;margin:0 auto;max-width:1100px;padding:16px 24px;color:#222;line-height:1.4}
 h1{font-size:26px;margin-bottom:4px}h2{font-size:20px;margin-top:36px;border-bottom:2px solid #2c5cc5;padding-bottom:4px}
@@ -36,7 +39,7 @@ tr.below td{background:#fde0dd}td.below{color:#b2182b;font-weight:bold}
 h2{break-after:avoid}figure,table,.cards{break-inside:avoid}.card{min-width:150px}}";
 
 /// Attribution of the map layers (shown on the map and in the report's sources).
-const ATTRIBUTION_SHORT: &str = "Roads © OpenStreetMap contributors (ODbL) · places GeoNames, SimpleMaps (CC BY 4.0) · regions Natural Earth · terrain NOAA GLOBE";
+const ATTRIBUTION_SHORT: &str = "Roads © OpenStreetMap contributors (ODbL) · places GeoNames, SimpleMaps (CC BY 4.0) · regions and neighbouring countries Natural Earth · terrain NOAA GLOBE";
 
 fn pct(v: f64) -> String {
     format!("{v:.2} %")
@@ -87,8 +90,8 @@ fn mi(a: &Analysis) -> &ServiceSummary {
         .1
 }
 
-/// Opens a static map. Outside the dataset's regions is neutral grey, not water: the embedded
-/// Natural Earth extract has no neighbouring countries to draw there.
+/// Opens a static map. Outside the dataset's regions and its neighbouring countries (the
+/// context layer) is neutral grey, not water: nothing is known there.
 fn map_open(p: &Projection, label: &str) -> String {
     format!(
         r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {:.0} {:.0}" width="100%" role="img" aria-label="{}"><rect width="100%" height="100%" fill="#e4e3df"/>"##,
@@ -96,6 +99,189 @@ fn map_open(p: &Projection, label: &str) -> String {
         p.height,
         esc(label)
     )
+}
+
+/// Opens a static map and draws the neighbouring countries under everything else.
+fn map_open_with_context(ds: &Dataset, p: &Projection, label: &str) -> String {
+    let mut o = map_open(p, label);
+    o.push_str(&context_layer(ds, p));
+    o
+}
+
+/// Neighbouring countries (map context only): light fill, grey borders, a tooltip each.
+fn context_layer(ds: &Dataset, p: &Projection) -> String {
+    if ds.context.is_empty() {
+        return String::new();
+    }
+    let mut o = format!(
+        r#"<g class="context" fill="{CONTEXT_FILL}" stroke="{CONTEXT_STROKE}" stroke-width="0.8">"#
+    );
+    for c in &ds.context {
+        let mut d = String::new();
+        for poly in &c.geometry.0 {
+            d.push_str(&p.path(poly.exterior().0.iter().map(|c| (c.x, c.y)), true));
+            for hole in poly.interiors() {
+                d.push_str(&p.path(hole.0.iter().map(|c| (c.x, c.y)), true));
+            }
+        }
+        let _ = write!(
+            o,
+            r#"<path d="{d}" fill-rule="evenodd"><title>{} ({})</title></path>"#,
+            esc(&c.name_en),
+            esc(&c.iso_a2)
+        );
+    }
+    o.push_str("</g>");
+    o
+}
+
+/// Pixel boxes the static maps keep free of country names: the legend (top right, at most
+/// `legend_w` wide and `legend_h` high) and the scale bar with the north arrow (bottom left).
+fn reserved_boxes(p: &Projection, legend_w: f64, legend_h: f64) -> [[f64; 4]; 2] {
+    [
+        [p.width - legend_w - 16.0, 0.0, p.width, legend_h + 16.0],
+        [0.0, p.height - 84.0, 200.0, p.height],
+    ]
+}
+
+/// Neighbouring-country names, one per country at a fixed position: the point of the country's
+/// visible part farthest (on an 8-pixel grid) from its border, the map edge, the dataset's
+/// regions, the legend and the scale bar, so a name never overlaps the dataset. A country with
+/// no room for its name is left unnamed (its tooltip still names it).
+fn context_labels(ds: &Dataset, p: &Projection, reserved: &[[f64; 4]]) -> String {
+    use geo::{BoundingRect, Contains};
+    use geo_types::Point;
+    if ds.context.is_empty() {
+        return String::new();
+    }
+    const STEP: f64 = 8.0;
+    const FONT: f64 = 13.0;
+    let cols = (p.width / STEP).floor() as usize;
+    let rows = (p.height / STEP).floor() as usize;
+    let centre = |i: usize, j: usize| ((i as f64 + 0.5) * STEP, (j as f64 + 0.5) * STEP);
+    // Cells covered by the dataset's regions (or reserved) are never available to any name.
+    let mut blocked = vec![false; cols * rows];
+    let region_boxes: Vec<_> = ds
+        .regions
+        .iter()
+        .filter_map(|r| r.geometry.bounding_rect().map(|b| (r, b)))
+        .collect();
+    for j in 0..rows {
+        for i in 0..cols {
+            let (x, y) = centre(i, j);
+            let (lon, lat) = p.lonlat(x, y);
+            let pt = Point::new(lon, lat);
+            blocked[j * cols + i] = reserved
+                .iter()
+                .any(|b| x >= b[0] && x <= b[2] && y >= b[1] && y <= b[3])
+                || region_boxes.iter().any(|(r, b)| {
+                    lon >= b.min().x
+                        && lon <= b.max().x
+                        && lat >= b.min().y
+                        && lat <= b.max().y
+                        && r.geometry.contains(&pt)
+                });
+        }
+    }
+    let mut o = String::from(
+        r##"<g class="context-labels" font-size="13" font-style="italic" fill="#77776f" text-anchor="middle" stroke="#fff" stroke-width="3" paint-order="stroke">"##,
+    );
+    for c in &ds.context {
+        let Some(bb) = c.geometry.bounding_rect() else {
+            continue;
+        };
+        let mut inside = vec![false; cols * rows];
+        for j in 0..rows {
+            for i in 0..cols {
+                let k = j * cols + i;
+                if blocked[k] {
+                    continue;
+                }
+                let (lon, lat) = p.lonlat(centre(i, j).0, centre(i, j).1);
+                inside[k] = lon >= bb.min().x
+                    && lon <= bb.max().x
+                    && lat >= bb.min().y
+                    && lat <= bb.max().y
+                    && c.geometry.contains(&Point::new(lon, lat));
+            }
+        }
+        // Chessboard distance (in cells) to the nearest cell outside, by two passes.
+        let mut dist = vec![0u32; cols * rows];
+        for j in 0..rows {
+            for i in 0..cols {
+                let k = j * cols + i;
+                if !inside[k] {
+                    continue;
+                }
+                let mut d = u32::MAX;
+                for (di, dj) in [(-1i64, 0i64), (-1, -1), (0, -1), (1, -1)] {
+                    let (ni, nj) = (i as i64 + di, j as i64 + dj);
+                    let v = if ni < 0 || nj < 0 || ni >= cols as i64 {
+                        0
+                    } else {
+                        dist[nj as usize * cols + ni as usize]
+                    };
+                    d = d.min(v);
+                }
+                dist[k] = d + 1;
+            }
+        }
+        for j in (0..rows).rev() {
+            for i in (0..cols).rev() {
+                let k = j * cols + i;
+                if !inside[k] {
+                    continue;
+                }
+                let mut d = dist[k];
+                for (di, dj) in [(1i64, 0i64), (1, 1), (0, 1), (-1, 1)] {
+                    let (ni, nj) = (i as i64 + di, j as i64 + dj);
+                    let v = if ni < 0 || ni >= cols as i64 || nj >= rows as i64 {
+                        0
+                    } else {
+                        dist[nj as usize * cols + ni as usize]
+                    };
+                    d = d.min(v + 1);
+                }
+                dist[k] = d;
+            }
+        }
+        // The name's box (half width and height in cells) must lie on the country's free cells.
+        let half_w = ((svg::text_width_px(&c.name_en, FONT) / 2.0 + 4.0) / STEP).ceil() as i64;
+        let half_h = ((FONT / 2.0 + 3.0) / STEP).ceil() as i64;
+        let mut best: Option<(u32, usize, usize)> = None;
+        for j in 0..rows {
+            for i in 0..cols {
+                let d = dist[j * cols + i];
+                if d == 0 || best.is_some_and(|b| d <= b.0) {
+                    continue;
+                }
+                let fits = (-half_h..=half_h).all(|dj| {
+                    (-half_w..=half_w).all(|di| {
+                        let (ni, nj) = (i as i64 + di, j as i64 + dj);
+                        ni >= 0
+                            && nj >= 0
+                            && ni < cols as i64
+                            && nj < rows as i64
+                            && inside[nj as usize * cols + ni as usize]
+                    })
+                });
+                if fits {
+                    best = Some((d, i, j));
+                }
+            }
+        }
+        if let Some((_, i, j)) = best {
+            let (x, y) = centre(i, j);
+            let _ = write!(
+                o,
+                r#"<text x="{x:.0}" y="{:.0}">{}</text>"#,
+                y + FONT * 0.35,
+                esc(&c.name_en)
+            );
+        }
+    }
+    o.push_str("</g>");
+    o
 }
 
 fn regions_layer(ds: &Dataset, p: &Projection) -> String {
@@ -248,39 +434,56 @@ fn sites_layer(sites: &[crate::plan::PlannedSite], p: &Projection) -> String {
 }
 
 fn coverage_map(ds: &Dataset, a: &Analysis, r: &ReportData, p: &Projection, title: &str) -> String {
-    let mut o = map_open(p, title);
+    let mut o = map_open_with_context(ds, p, title);
     o.push_str(&regions_layer(ds, p));
     o.push_str(&existing_sites_layer(ds, p));
     o.push_str(&roads_layer(a, p));
     o.push_str(&settlements_layer(ds, a, p));
     o.push_str(&sites_layer(&r.plan.selection.sites, p));
     o.push_str(&region_labels(ds, p));
-    o.push_str(&legend(
-        &[
-            (GREEN, "line", "road with mobile Internet".into()),
-            (RED, "line", "road without (thick: international)".into()),
-            (GREEN, "dot", "settlement with mobile Internet".into()),
-            (RED, "dot", "settlement without".into()),
-            (BLUE, "triangle", "proposed site".into()),
-            (
-                "#8a8a8a",
-                "dot",
-                if ds.synthetic_layers.iter().any(|l| l.contains("sites")) {
-                    "existing site (synthetic)".into()
-                } else {
-                    "existing site".into()
-                },
-            ),
-        ],
-        p.width,
-    ));
+    let mut items: Vec<svg::LegendItem> = vec![
+        (GREEN, "line", "road with mobile Internet".into()),
+        (RED, "line", "road without (thick: international)".into()),
+        (GREEN, "dot", "settlement with mobile Internet".into()),
+        (RED, "dot", "settlement without".into()),
+        (BLUE, "triangle", "proposed site".into()),
+        (
+            "#8a8a8a",
+            "dot",
+            if ds.synthetic_layers.iter().any(|l| l.contains("sites")) {
+                "existing site (synthetic)".into()
+            } else {
+                "existing site".into()
+            },
+        ),
+    ];
+    with_context_legend(ds, &mut items);
+    o.push_str(&context_labels(ds, p, &legend_reserved(p, &items)));
+    o.push_str(&legend(&items, p.width));
     o.push_str(&svg::scale_bar(p));
     o.push_str("</svg>");
     o
 }
 
+/// Adds the neighbouring countries' swatch to a static map's legend when there are any.
+fn with_context_legend(ds: &Dataset, items: &mut Vec<svg::LegendItem<'_>>) {
+    if !ds.context.is_empty() {
+        items.push((CONTEXT_FILL, "area", "neighbouring country".into()));
+    }
+}
+
+/// The boxes country names keep clear of, for a legend with these items.
+fn legend_reserved(p: &Projection, items: &[svg::LegendItem<'_>]) -> [[f64; 4]; 2] {
+    let w = 40.0
+        + items
+            .iter()
+            .map(|(_, _, l)| svg::text_width_px(l, 12.0))
+            .fold(0.0, f64::max);
+    reserved_boxes(p, w, 12.0 + 18.0 * items.len() as f64)
+}
+
 fn broadband_map(ds: &Dataset, r: &ReportData, p: &Projection) -> String {
-    let mut o = map_open(p, "Fixed broadband: served and unserved settlements");
+    let mut o = map_open_with_context(ds, p, "Fixed broadband: served and unserved settlements");
     o.push_str(&regions_layer(ds, p));
     let _ = write!(o, r#"<g fill="none" stroke="{GREY}" stroke-width="0.8">"#);
     for road in &ds.roads {
@@ -331,15 +534,15 @@ fn broadband_map(ds: &Dataset, r: &ReportData, p: &Projection) -> String {
     }
     o.push_str("</g>");
     o.push_str(&region_labels(ds, p));
-    o.push_str(&legend(
-        &[
-            (GREEN, "dot", "settlement served by a fixed node".into()),
-            (ORANGE, "dot", "settlement unserved".into()),
-            (PURPLE, "line", "new fibre route".into()),
-            ("#222", "square", "fixed node (OLT, DSLAM, …)".into()),
-        ],
-        p.width,
-    ));
+    let mut items: Vec<svg::LegendItem> = vec![
+        (GREEN, "dot", "settlement served by a fixed node".into()),
+        (ORANGE, "dot", "settlement unserved".into()),
+        (PURPLE, "line", "new fibre route".into()),
+        ("#222", "square", "fixed node (OLT, DSLAM, …)".into()),
+    ];
+    with_context_legend(ds, &mut items);
+    o.push_str(&context_labels(ds, p, &legend_reserved(p, &items)));
+    o.push_str(&legend(&items, p.width));
     o.push_str(&svg::scale_bar(p));
     o.push_str("</svg>");
     o
@@ -1073,4 +1276,74 @@ pub fn render(ds: &Dataset, r: &ReportData) -> anyhow::Result<String> {
     );
     o.push_str("</body></html>\n");
     Ok(o)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use geo_types::{polygon, MultiPolygon};
+    use geodata::{ContextCountry, Region};
+
+    fn rect(w: f64, s: f64, e: f64, n: f64) -> MultiPolygon<f64> {
+        MultiPolygon(vec![polygon![
+            (x: w, y: s), (x: e, y: s), (x: e, y: n), (x: w, y: n), (x: w, y: s)
+        ]])
+    }
+
+    /// A dataset square at 10–11°E with a neighbour wrapping it on the west and south.
+    fn ds() -> Dataset {
+        Dataset {
+            regions: vec![Region {
+                code: "XX-A".into(),
+                name_en: "A".into(),
+                name_local: None,
+                name_ru: None,
+                geometry: rect(10.0, 0.0, 11.0, 1.0),
+            }],
+            context: vec![ContextCountry {
+                iso_a2: "YY".into(),
+                name_en: "Wyeland".into(),
+                geometry: MultiPolygon(vec![polygon![
+                    (x: 7.0, y: -2.0), (x: 12.0, y: -2.0), (x: 12.0, y: 0.0), (x: 10.0, y: 0.0),
+                    (x: 10.0, y: 3.0), (x: 7.0, y: 3.0), (x: 7.0, y: -2.0)
+                ]]),
+            }],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn neighbours_are_drawn_first_and_named_off_the_dataset() {
+        let d = ds();
+        // The view is the dataset's bbox grown so the neighbour shows on the left.
+        let p = Projection::fit([8.0, -0.5, 11.2, 1.2], 800.0, 12.0);
+        let svg = map_open_with_context(&d, &p, "t");
+        assert!(svg.contains(r#"<g class="context""#), "{svg}");
+        assert!(svg.contains("<title>Wyeland (YY)</title>"));
+        let labels = context_labels(&d, &p, &reserved_boxes(&p, 100.0, 40.0));
+        let x: f64 = labels
+            .split("<text x=\"")
+            .nth(1)
+            .and_then(|t| t.split('"').next())
+            .and_then(|t| t.parse().ok())
+            .unwrap_or_else(|| panic!("no label: {labels}"));
+        let (lon, _) = p.lonlat(x, 0.0);
+        // The name's half width in degrees at this scale, plus a margin: clear of the region.
+        let half = svg::text_width_px("Wyeland", 13.0) / 2.0;
+        let (lon_right, _) = p.lonlat(x + half, 0.0);
+        assert!(
+            lon < 10.0 && lon_right <= 10.0,
+            "label at {lon}..{lon_right}°E overlaps the dataset"
+        );
+        assert!(labels.contains(">Wyeland</text>"));
+        // Without context: nothing drawn, no legend entry.
+        let none = Dataset::default();
+        assert_eq!(context_layer(&none, &p), "");
+        assert_eq!(context_labels(&none, &p, &[]), "");
+        let mut items = Vec::new();
+        with_context_legend(&none, &mut items);
+        assert!(items.is_empty());
+        with_context_legend(&d, &mut items);
+        assert_eq!(items[0].2, "neighbouring country");
+    }
 }

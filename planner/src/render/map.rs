@@ -1,5 +1,6 @@
 //! The report's interactive map: Leaflet (vendored, `planner/assets/leaflet`, embedded at build
-//! time) over the report's own layers as inline GeoJSON — regions, settlements by mobile
+//! time) over the report's own layers as inline GeoJSON — neighbouring countries (context,
+//! under everything), regions, settlements by mobile
 //! Internet signal class today, covered and uncovered road stretches, existing sites by
 //! technology (coloured by operator), proposed sites, fixed nodes — and the coverage heatmaps
 //! (best received power per technology, today and after the plan) as PNG image overlays
@@ -39,6 +40,25 @@ fn pt(lon: f64, lat: f64) -> Value {
 
 fn feature(geometry: Value, properties: Value) -> Value {
     json!({ "type": "Feature", "geometry": geometry, "properties": properties })
+}
+
+/// Polygon rings as GeoJSON MultiPolygon coordinates, rounded to 5 decimals.
+fn multipolygon(mp: &geo_types::MultiPolygon<f64>) -> Value {
+    let polys: Vec<Vec<Vec<Value>>> =
+        mp.0.iter()
+            .map(|p| {
+                std::iter::once(p.exterior())
+                    .chain(p.interiors())
+                    .map(|ring| {
+                        ring.0
+                            .iter()
+                            .map(|c| json!([r5(c.x), r5(c.y)]))
+                            .collect::<Vec<_>>()
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+    json!({ "type": "MultiPolygon", "coordinates": polys })
 }
 
 fn fc(features: Vec<Value>) -> Value {
@@ -121,6 +141,16 @@ fn data(ds: &Dataset, r: &ReportData) -> anyhow::Result<Value> {
             feature(
                 json!({ "type": "MultiPolygon", "coordinates": polys }),
                 json!({ "name": reg.name_en, "code": reg.code }),
+            )
+        })
+        .collect();
+    let context: Vec<Value> = ds
+        .context
+        .iter()
+        .map(|c| {
+            feature(
+                multipolygon(&c.geometry),
+                json!({ "name": c.name_en, "code": c.iso_a2 }),
             )
         })
         .collect();
@@ -228,6 +258,7 @@ fn data(ds: &Dataset, r: &ReportData) -> anyhow::Result<Value> {
     let bbox = crate::report::heatmap::dataset_bbox(ds);
     Ok(json!({
         "bounds": [[bbox[1], bbox[0]], [bbox[3], bbox[2]]],
+        "context": fc(context),
         "regions": fc(regions),
         "settlements": settlements.into_iter().map(|(k, v)| (k.to_string(), fc(v))).collect::<BTreeMap<_, _>>(),
         "roads": roads.into_iter().map(|(k, v)| (k.to_string(), fc(v))).collect::<BTreeMap<_, _>>(),
@@ -254,6 +285,9 @@ function esc(s){return String(s==null?'':s).replace(/[&<>"]/g,function(c){return
 function points(fc,style,tip){return L.geoJSON(fc,{pointToLayer:function(f,ll){return L.circleMarker(ll,style(f.properties));},onEachFeature:function(f,l){l.bindTooltip(tip(f.properties));}});}
 function grp(n){return n.toLocaleString('en-GB');}
 var overlays={};
+var ctx=null;
+if(D.context.features.length){ctx=overlays['Neighbouring countries']=L.geoJSON(D.context,{style:{color:'#8f8d86',weight:1.2,fillColor:'#d4d2c9',fillOpacity:0.65},onEachFeature:function(f,l){l.bindTooltip(esc(f.properties.name)+' ('+esc(f.properties.code)+')',{sticky:true});}});
+map.on('overlayadd',function(e){if(e.layer===ctx)ctx.bringToBack();});}
 overlays['Regions']=L.geoJSON(D.regions,{style:{color:'#666',weight:1,fillColor:'#f7f7f2',fillOpacity:0.35},onEachFeature:function(f,l){l.bindTooltip(esc(f.properties.name)+' ('+esc(f.properties.code)+')',{sticky:true});}});
 var road={covered:['#1a9850','Roads with mobile Internet'],uncovered:['#d73027','Roads without mobile Internet']};
 Object.keys(road).forEach(function(k){if(!D.roads[k])return;overlays[road[k][1]]=L.geoJSON(D.roads[k],{style:function(f){return {color:road[k][0],weight:f.properties.international?4:1.5,opacity:0.9};},onEachFeature:function(f,l){var p=f.properties;l.bindTooltip((p.refs?esc(p.refs)+' · ':'')+(p.international?'international route':'road')+' · '+p.km+' km · '+(k=='covered'?'mobile Internet':'no mobile Internet')+(p.region?' · '+esc(p.region):''),{sticky:true});}});});
@@ -266,13 +300,13 @@ overlays['Fixed nodes']=points(D.fixed_nodes,function(){return {radius:3.5,color
 var base={'No heatmap':L.layerGroup()};var heat={};var first=null;
 D.heatmaps.forEach(function(h){var o=L.imageOverlay(h.png,D.heat_bounds,{opacity:0.7,interactive:false,alt:h.label,className:'heatmap heatmap-'+h.key});base[h.label]=o;heat[h.key]=o;if(!first||h.key=='today-4g')first=h.label;});
 (first?base[first]:base['No heatmap']).addTo(map);
-['Regions','Roads with mobile Internet','Roads without mobile Internet','Settlements: strong signal','Settlements: variable signal','Settlements: no signal','Proposed sites'].forEach(function(n){if(overlays[n])overlays[n].addTo(map);});
+['Neighbouring countries','Regions','Roads with mobile Internet','Roads without mobile Internet','Settlements: strong signal','Settlements: variable signal','Settlements: no signal','Proposed sites'].forEach(function(n){if(overlays[n])overlays[n].addTo(map);});
 L.control.layers(base,overlays,{collapsed:false,position:'topright'}).addTo(map);
 L.control.scale({metric:true,imperial:false,maxWidth:160}).addTo(map);
 var lg=L.control({position:'bottomleft'});
-lg.onAdd=function(){var d=L.DomUtil.create('div','map-legend');var s='<b>Best received power</b>';D.heat_legend.forEach(function(c){s+='<div><i style="background:'+c.colour+'"></i>'+esc(c.label)+'</div>';});s+='<div class="thr">covered from: '+D.heatmaps.filter(function(h){return h.key.indexOf('today')==0;}).map(function(h){return h.key.slice(6).toUpperCase()+' '+h.threshold_dbm+' dBm';}).join(', ')+'</div><b>Operators</b>';Object.keys(ops).forEach(function(o){s+='<div><i style="background:'+ops[o]+'"></i>'+esc(o)+'</div>';});d.innerHTML=s;return d;};
+lg.onAdd=function(){var d=L.DomUtil.create('div','map-legend');var s='<b>Best received power</b>';D.heat_legend.forEach(function(c){s+='<div><i style="background:'+c.colour+'"></i>'+esc(c.label)+'</div>';});s+='<div class="thr">covered from: '+D.heatmaps.filter(function(h){return h.key.indexOf('today')==0;}).map(function(h){return h.key.slice(6).toUpperCase()+' '+h.threshold_dbm+' dBm';}).join(', ')+'</div>';if(ctx)s+='<div class="ctx"><i style="background:#dad8d0;border-color:#8f8d86"></i>Neighbouring country</div>';s+='<b>Operators</b>';Object.keys(ops).forEach(function(o){s+='<div><i style="background:'+ops[o]+'"></i>'+esc(o)+'</div>';});d.innerHTML=s;return d;};
 lg.addTo(map);
-window.reportMap={map:map,overlays:overlays,base:base,heatmaps:heat};
+window.reportMap={map:map,overlays:overlays,base:base,heatmaps:heat,context:ctx};
 })();"#;
 
 const MAP_CSS: &str = "#map{height:640px;border:1px solid #bbb;background:#e4e3df}
@@ -291,15 +325,30 @@ pub fn head() -> String {
     format!("<style>{LEAFLET_CSS}\n{MAP_CSS}</style>")
 }
 
+/// What the map shows outside the dataset's regions.
+fn context_note(ds: &Dataset) -> String {
+    if ds.context.is_empty() {
+        "Outside the dataset's regions the map is left blank (neutral grey, not water): the dataset carries no neighbouring countries.".into()
+    } else {
+        let mut names: Vec<&str> = ds.context.iter().map(|c| c.name_en.as_str()).collect();
+        names.sort_unstable();
+        format!(
+            "Around the dataset's regions the neighbouring countries ({}) are drawn as context only (layer \"Neighbouring countries\"; nothing is analysed there); elsewhere the map is left blank (neutral grey, not water).",
+            esc(&names.join(", "))
+        )
+    }
+}
+
 /// The map section: container, attribution text, data and scripts.
 pub fn section(ds: &Dataset, r: &ReportData, attribution: &str) -> anyhow::Result<String> {
     let d = data(ds, r)?;
     let mut o = String::new();
     let _ = write!(
         o,
-        "<section id=\"map-section\" class=\"screen-only\"><h2>Interactive map</h2><p class=\"note\">Drag to pan, scroll or use ± to zoom, hover for details; the box on the right switches layers and the heatmap (one at a time). The heatmap is the best received power per technology on a {} × {} grid, without and with the proposed sites. Outside the dataset's regions the map is left blank (neutral grey, not water): the dataset carries no neighbouring countries.</p><div id=\"map\"></div><span id=\"map-attribution\" hidden>{}</span>",
+        "<section id=\"map-section\" class=\"screen-only\"><h2>Interactive map</h2><p class=\"note\">Drag to pan, scroll or use ± to zoom, hover for details; the box on the right switches layers and the heatmap (one at a time). The heatmap is the best received power per technology on a {} × {} grid, without and with the proposed sites. {}</p><div id=\"map\"></div><span id=\"map-attribution\" hidden>{}</span>",
         r.heatmaps.first().map(|h| h.grid.cols).unwrap_or(0),
         r.heatmaps.first().map(|h| h.grid.rows).unwrap_or(0),
+        context_note(ds),
         esc(attribution)
     );
     let _ = write!(

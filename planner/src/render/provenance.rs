@@ -14,10 +14,11 @@ use crate::summary::group;
 
 /// Credits of the embedded default's sources (geodata/data/uz/ATTRIBUTION.md), shown whenever
 /// a layer was read from it.
-const EMBEDDED_CREDITS: [(&str, &str); 6] = [
+const EMBEDDED_CREDITS: [(&str, &str); 7] = [
     ("roads", "© OpenStreetMap contributors, Open Database Licence (ODbL 1.0), https://www.openstreetmap.org/copyright"),
     ("settlements", "GeoNames (CC BY 4.0, https://www.geonames.org/) and SimpleMaps World Cities Basic (CC BY 4.0, https://simplemaps.com/data/world-cities), modified"),
     ("regions", "Made with Natural Earth (public domain), 1:10m admin-1, simplified"),
+    ("context", "Neighbouring countries, map background only: made with Natural Earth (public domain), 1:10m admin-1 dissolved per country, clipped, simplified"),
     ("dem", "NOAA GLOBE 30-arc-second elevation (public domain)"),
     ("sites", "SYNTHETIC: invented by the project's seeded generator; operator names from mcc-mnc-list (MIT)"),
     ("fixed_nodes", "SYNTHETIC: invented by the project's seeded generator"),
@@ -93,6 +94,7 @@ pub fn section(ds: &Dataset, r: &ReportData) -> String {
         ("sites", ds.sites.len()),
         ("fixed_nodes", ds.fixed_nodes.len()),
         ("dem", usize::from(ds.dem.is_some())),
+        ("context", ds.context.len()),
     ]
     .into_iter()
     .collect();

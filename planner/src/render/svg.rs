@@ -57,6 +57,14 @@ impl Projection {
         )
     }
 
+    /// Inverse of [`Projection::xy`]: the lon/lat degrees at pixel `(x, y)`.
+    pub fn lonlat(&self, x: f64, y: f64) -> (f64, f64) {
+        (
+            self.west + x / (self.kx * self.scale),
+            self.north - y / self.scale,
+        )
+    }
+
     /// SVG path data of a polyline (or closed ring), dropping vertices under half a pixel apart
     /// so country-size layers stay small.
     pub fn path(&self, coords: impl IntoIterator<Item = (f64, f64)>, close: bool) -> String {
@@ -95,7 +103,8 @@ impl Projection {
     }
 }
 
-/// A legend entry: swatch colour, shape (`line`, `dot`, `triangle`, `square`) and label.
+/// A legend entry: swatch colour, shape (`line`, `dot`, `triangle`, `square`, `area` for a
+/// filled outline) and label.
 pub type LegendItem<'a> = (&'a str, &'a str, String);
 
 /// Width in pixels a label takes at `font_px` in the page's sans-serif (average glyph ≈ 0.56 em,
@@ -164,6 +173,14 @@ pub fn legend(items: &[LegendItem<'_>], width: f64) -> String {
                     y + 5.0,
                     x + 6.0,
                     y + 5.0
+                );
+            }
+            "area" => {
+                let _ = write!(
+                    o,
+                    r##"<rect x="{:.0}" y="{:.0}" width="16" height="11" fill="{color}" stroke="#9a9a94"/>"##,
+                    x - 8.0,
+                    y - 5.5
                 );
             }
             "square" => {
@@ -397,6 +414,8 @@ mod tests {
         assert!((x1 - 400.0).abs() < 1e-9);
         // 2° of latitude vs 2° of longitude × cos(41°).
         assert!(((y1 / x1) - 1.0 / 41f64.to_radians().cos()).abs() < 1e-9);
+        let (lon, lat) = p.lonlat(x1, y1);
+        assert!((lon - 62.0).abs() < 1e-9 && (lat - 40.0).abs() < 1e-9);
         assert_eq!(esc("a<b & \"c\""), "a&lt;b &amp; &quot;c&quot;");
     }
 
