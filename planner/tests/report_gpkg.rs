@@ -221,6 +221,9 @@ fn geopackage_and_html_on_the_embedded_data() {
         "id=\"model-parameters\"",
         "Synthetic layers",
         "The selection stopped because",
+        // The embedded layers are credited as such, not as user-supplied.
+        "<td class=\"t\">embedded default dataset</td><td class=\"t\">© OpenStreetMap contributors",
+        "<td class=\"t\">embedded default dataset</td><td class=\"t\">Neighbouring countries, map background only",
     ] {
         assert!(html.contains(needed), "report.html lacks `{needed}`");
     }

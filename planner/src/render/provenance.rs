@@ -15,8 +15,8 @@ use crate::summary::group;
 /// Credits of the embedded default's sources (geodata/data/uz/ATTRIBUTION.md), shown whenever
 /// a layer was read from it.
 const EMBEDDED_CREDITS: [(&str, &str); 7] = [
-    ("roads", "© OpenStreetMap contributors, Open Database Licence (ODbL 1.0), https://www.openstreetmap.org/copyright"),
-    ("settlements", "GeoNames (CC BY 4.0, https://www.geonames.org/) and SimpleMaps World Cities Basic (CC BY 4.0, https://simplemaps.com/data/world-cities), modified"),
+    ("roads", "© OpenStreetMap contributors, Open Database Licence (ODbL 1.0), www.openstreetmap.org/copyright"),
+    ("settlements", "GeoNames (CC BY 4.0, www.geonames.org/) and SimpleMaps World Cities Basic (CC BY 4.0, simplemaps.com/data/world-cities), modified"),
     ("regions", "Made with Natural Earth (public domain), 1:10m admin-1, simplified"),
     ("context", "Neighbouring countries, map background only: made with Natural Earth (public domain), 1:10m admin-1 dissolved per country, clipped, simplified"),
     ("dem", "NOAA GLOBE 30-arc-second elevation (public domain)"),
@@ -104,7 +104,9 @@ pub fn section(ds: &Dataset, r: &ReportData) -> String {
             .get(*layer)
             .cloned()
             .unwrap_or_else(|| "—".into());
-        let embedded = from.starts_with("mem:");
+        // geodata labels the embedded default's layers `embedded:<dataset>/<file>` (and the
+        // in-memory files of its unit tests `mem:<file>`).
+        let embedded = from.starts_with("embedded:") || from.starts_with("mem:");
         let credit = EMBEDDED_CREDITS
             .iter()
             .find(|(l, _)| l == layer)
