@@ -104,7 +104,7 @@ pub fn parse_server_list(json: &str) -> Result<Vec<LibrespeedServer>, String> {
 
 /// Read a LibreSpeed server list file.
 pub fn read_server_list(path: &Path) -> Result<Vec<LibrespeedServer>, String> {
-    let text = std::fs::read_to_string(path)
+    let text = crate::files::read_text(path)
         .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
     parse_server_list(&text).map_err(|e| format!("{}: {e}", path.display()))
 }

@@ -26,6 +26,7 @@ pub mod detect;
 pub mod dns;
 pub mod duration;
 pub mod endpoint;
+pub mod files;
 pub mod listener;
 pub mod memory;
 pub mod metrics;

@@ -34,9 +34,9 @@ pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsFileEr
         path: path.display().to_string(),
         what,
     };
-    let iter = CertificateDer::pem_file_iter(path)
+    let pem = crate::files::read_bounded(path)
         .map_err(|e| bad(format!("cannot read certificates: {e}")))?;
-    let certs: Vec<_> = iter
+    let certs: Vec<_> = CertificateDer::pem_slice_iter(&pem)
         .collect::<Result<_, _>>()
         .map_err(|e| bad(format!("not a PEM certificate file: {e}")))?;
     if certs.is_empty() {
@@ -49,10 +49,13 @@ pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsFileEr
 
 /// Read the private key of a PEM file.
 pub fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsFileError> {
-    PrivateKeyDer::from_pem_file(path).map_err(|e| TlsFileError::Bad {
+    let bad = |what: String| TlsFileError::Bad {
         path: path.display().to_string(),
-        what: format!("no usable PEM private key: {e}"),
-    })
+        what,
+    };
+    let pem =
+        crate::files::read_bounded(path).map_err(|e| bad(format!("cannot read the key: {e}")))?;
+    PrivateKeyDer::from_pem_slice(&pem).map_err(|e| bad(format!("no usable PEM private key: {e}")))
 }
 
 /// Verifies server certificates against the roots, and also accepts a server whose own

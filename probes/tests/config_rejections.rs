@@ -194,8 +194,13 @@ const CASES: &[(&str, &str)] = &[
     missing field `site`"##,
     ),
     (
+        // A device would block or never end: only regular files are read.
+        "device_ca_file",
+        r##"  - targets[0] (t1).ca_file: /dev/zero: cannot read certificates: not a regular file (a device, FIFO or directory cannot be read as one)"##,
+    ),
+    (
         "missing_ca_file",
-        r##"  - targets[0] (t1).ca_file: {dir}/no-such-ca.pem: cannot read certificates: I/O error: No such file or directory (os error 2)"##,
+        r##"  - targets[0] (t1).ca_file: {dir}/no-such-ca.pem: cannot read certificates: No such file or directory (os error 2)"##,
     ),
     (
         "missing_url",
@@ -326,7 +331,7 @@ const CASES: &[(&str, &str)] = &[
     ),
     (
         "remote_write_missing_ca_file",
-        r##"  - remote_write.ca_file: {dir}/no-such-ca.pem: cannot read certificates: I/O error: No such file or directory (os error 2)"##,
+        r##"  - remote_write.ca_file: {dir}/no-such-ca.pem: cannot read certificates: No such file or directory (os error 2)"##,
     ),
     (
         "remote_write_missing_token_file",

@@ -277,7 +277,7 @@ pub(crate) fn relative_to(base: &Path, p: &Path) -> PathBuf {
 
 /// Read and validate a configuration file.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+    let text = crate::files::read_text(path).map_err(|e| ConfigError {
         path: path.into(),
         problems: vec![Problem {
             key: None,
@@ -619,7 +619,7 @@ pub fn check_listen(cfg: &Config) -> Result<(), ConfigError> {
         ),
         Err(e) => format!("agent.listen = \"{addr}\" cannot be bound: {e}"),
     };
-    let text = std::fs::read_to_string(&cfg.path).unwrap_or_default();
+    let text = crate::files::read_text(&cfg.path).unwrap_or_default();
     let mut p = Problems::default();
     p.add(message);
     Err(ConfigError {

@@ -76,7 +76,7 @@ pub(super) fn read_secret(
         (Some(s), None) => Some(s.clone()),
         (None, Some(f)) => {
             let f = relative_to(path, f);
-            match std::fs::read_to_string(&f) {
+            match crate::files::read_text(&f) {
                 Ok(t) if !t.trim().is_empty() => Some(t.trim().to_string()),
                 Ok(_) => {
                     p.add(format!(
