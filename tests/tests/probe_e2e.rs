@@ -960,6 +960,25 @@ struct AccuracyLink<'a> {
 /// Largest accepted |probe / carried − 1|, in percent.
 const ACCURACY_PERCENT: f64 = 2.0;
 
+/// [`accuracy_case`], measured once more when the reference failed: a link meter starved on a
+/// loaded machine (a 590 ms gap in its samples was seen with two test suites and a build beside
+/// it) says nothing about the probe, so the case is repeated rather than judged without a
+/// reference. A second failure, of the meter or of the probe, fails the test.
+fn judged_case(link: &AccuracyLink, protocol: Protocol) -> (String, Vec<String>) {
+    let (row, failures) = accuracy_case(link, protocol);
+    if failures.is_empty() || !failures.iter().any(|f| f.contains(METER_FAILED)) {
+        return (row, failures);
+    }
+    eprintln!(
+        "the link meter failed ({}); measuring the case again",
+        failures.join("; ")
+    );
+    accuracy_case(link, protocol)
+}
+
+/// Marks a failure of the link meter (not of the probe) in [`accuracy_case`]'s failures.
+const METER_FAILED: &str = "link meter:";
+
 /// The protocols judged on the shaped links: the HTTP prober against `probe serve`'s own
 /// endpoints (with iperf3 beside it) and the ndt7 client against its ndt7 server.
 #[derive(Clone, Copy, PartialEq)]
@@ -1067,7 +1086,9 @@ fn accuracy_case(link: &AccuracyLink, protocol: Protocol) -> (String, Vec<String
         let carried = match meter.payload_rate(w0 - lag_s, w1 - lag_s, link.header_bytes) {
             Ok(c) => c,
             Err(e) => {
-                failures.push(format!("{test} at {mbit} Mbit/s: link meter: {e}"));
+                failures.push(format!(
+                    "{kind} {test} at {mbit} Mbit/s: {METER_FAILED} {e}"
+                ));
                 f64::NAN
             }
         };
@@ -1238,10 +1259,10 @@ fn shaped_link_accuracy_against_iperf3() {
                 0.0
             },
         };
-        let (row, f) = accuracy_case(&case, Protocol::Http);
+        let (row, f) = judged_case(&case, Protocol::Http);
         rows.push(row);
         failures.extend(f);
-        let (row, f) = accuracy_case(&case, Protocol::Ndt7);
+        let (row, f) = judged_case(&case, Protocol::Ndt7);
         ndt7_rows.push(row);
         failures.extend(f);
     }
@@ -1308,10 +1329,10 @@ fn delayed_link_accuracy_against_iperf3() {
             // delay to reach the client.
             up_lag_s: one_way.as_secs_f64(),
         };
-        let (row, f) = accuracy_case(&case, Protocol::Http);
+        let (row, f) = judged_case(&case, Protocol::Http);
         rows.push(row);
         failures.extend(f);
-        let (row, f) = accuracy_case(&case, Protocol::Ndt7);
+        let (row, f) = judged_case(&case, Protocol::Ndt7);
         ndt7_rows.push(row);
         failures.extend(f);
     }
