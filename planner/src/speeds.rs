@@ -233,6 +233,18 @@ pub struct Speeds {
     pub warnings: Vec<String>,
 }
 
+impl Speeds {
+    /// The regions measured in both scopes (an international / domestic ratio exists).
+    pub fn regions_with_both_scopes(&self) -> Vec<&RegionSpeeds> {
+        self.regions
+            .iter()
+            .filter(|r| {
+                r.international_download_ratio.is_some() || r.international_upload_ratio.is_some()
+            })
+            .collect()
+    }
+}
+
 /// A blocking client for instant queries against one Prometheus server.
 struct Client {
     http: reqwest::blocking::Client,
@@ -810,13 +822,7 @@ pub fn render_text(s: &Speeds) -> String {
             format!(": {}", s.regions_below_target.join(", "))
         }
     );
-    let scoped: Vec<&RegionSpeeds> = s
-        .regions
-        .iter()
-        .filter(|r| {
-            r.international_download_ratio.is_some() || r.international_upload_ratio.is_some()
-        })
-        .collect();
+    let scoped = s.regions_with_both_scopes();
     if !scoped.is_empty() {
         let _ = writeln!(
             o,

@@ -638,13 +638,7 @@ fn speeds_section(o: &mut String, s: &Speeds) {
         }
         o.push_str("</table><p class=\"note\">Ratio = median / target (the target is met at ≥ 1). Medians are taken per agent over the window, then across the region's agents, so one busy site cannot move a region.</p>");
     }
-    let scoped: Vec<_> = s
-        .regions
-        .iter()
-        .filter(|r| {
-            r.international_download_ratio.is_some() || r.international_upload_ratio.is_some()
-        })
-        .collect();
+    let scoped = s.regions_with_both_scopes();
     if !scoped.is_empty() {
         let _ = write!(
             o,
