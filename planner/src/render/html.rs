@@ -5,7 +5,6 @@
 
 use std::fmt::Write;
 
-use geo::BoundingRect;
 use geodata::Dataset;
 
 use super::svg::{self, esc, legend, Projection, Series};
@@ -47,38 +46,6 @@ fn pct(v: f64) -> String {
 
 fn money(v: f64, cur: &str) -> String {
     format!("{} {cur}", group(v.max(0.0).round() as u64))
-}
-
-fn bbox(ds: &Dataset) -> [f64; 4] {
-    let mut b = [
-        f64::INFINITY,
-        f64::INFINITY,
-        f64::NEG_INFINITY,
-        f64::NEG_INFINITY,
-    ];
-    let mut add = |x: f64, y: f64| {
-        b = [b[0].min(x), b[1].min(y), b[2].max(x), b[3].max(y)];
-    };
-    for r in &ds.regions {
-        if let Some(rect) = r.geometry.bounding_rect() {
-            add(rect.min().x, rect.min().y);
-            add(rect.max().x, rect.max().y);
-        }
-    }
-    if ds.regions.is_empty() {
-        for s in &ds.settlements {
-            add(s.lon, s.lat);
-        }
-        for r in &ds.roads {
-            for c in &r.geometry.0 {
-                add(c.x, c.y);
-            }
-        }
-    }
-    if !b[0].is_finite() {
-        return [0.0, 0.0, 1.0, 1.0];
-    }
-    b
 }
 
 fn mi(a: &Analysis) -> &ServiceSummary {
@@ -897,7 +864,7 @@ pub fn render(ds: &Dataset, r: &ReportData) -> anyhow::Result<String> {
 
     o.push_str(&super::map::section(ds, r, ATTRIBUTION_SHORT)?);
 
-    let proj = Projection::fit(bbox(ds), 1000.0, 12.0);
+    let proj = Projection::fit(crate::report::heatmap::dataset_bbox(ds), 1000.0, 12.0);
     o.push_str("<h2>Mobile Internet today and the proposed sites</h2><figure>");
     o.push_str(&coverage_map(
         ds,
