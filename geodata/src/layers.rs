@@ -521,6 +521,43 @@ pub fn roads(
     (out, locs, r)
 }
 
+/// A feature's Polygon or MultiPolygon as a MultiPolygon; another geometry, or none, is
+/// reported with the layer's own hints (`wrong`, `missing`).
+fn polygon_geometry(
+    r: &mut Report,
+    file: &str,
+    f: &RawFeature,
+    wrong: &str,
+    missing: &str,
+) -> Option<MultiPolygon<f64>> {
+    match &f.geometry {
+        Some(Geometry::Polygon(p)) => Some(MultiPolygon(vec![p.clone()])),
+        Some(Geometry::MultiPolygon(mp)) => Some(mp.clone()),
+        Some(g) => {
+            r.error(
+                file,
+                &f.location,
+                Some("geometry"),
+                format!("{} geometry where a polygon is expected", geometry_name(g)),
+                wrong,
+            );
+            None
+        }
+        None => {
+            if !f.geometry_reported {
+                r.error(
+                    file,
+                    &f.location,
+                    Some("geometry"),
+                    "feature has no geometry",
+                    missing,
+                );
+            }
+            None
+        }
+    }
+}
+
 /// Builds regions (Polygon or MultiPolygon boundaries).
 pub fn regions(layer: &RawLayer, m: &RegionMapping) -> (Vec<Region>, Vec<Location>, Report) {
     let mut r = report_for(layer);
@@ -547,32 +584,13 @@ pub fn regions(layer: &RawLayer, m: &RegionMapping) -> (Vec<Region>, Vec<Locatio
         } else {
             None
         };
-        let geometry = match &f.geometry {
-            Some(Geometry::Polygon(p)) => Some(MultiPolygon(vec![p.clone()])),
-            Some(Geometry::MultiPolygon(mp)) => Some(mp.clone()),
-            Some(g) => {
-                r.error(
-                    file,
-                    &f.location,
-                    Some("geometry"),
-                    format!("{} geometry where a polygon is expected", geometry_name(g)),
-                    "give region boundaries as Polygon or MultiPolygon",
-                );
-                None
-            }
-            None => {
-                if !f.geometry_reported {
-                    r.error(
-                        file,
-                        &f.location,
-                        Some("geometry"),
-                        "feature has no geometry",
-                        "give the region's boundary",
-                    );
-                }
-                None
-            }
-        };
+        let geometry = polygon_geometry(
+            &mut r,
+            file,
+            f,
+            "give region boundaries as Polygon or MultiPolygon",
+            "give the region's boundary",
+        );
         let (Some(code), Some(geometry)) = (code, geometry) else {
             continue;
         };
@@ -620,32 +638,13 @@ pub fn context(
         } else {
             None
         };
-        let geometry = match &f.geometry {
-            Some(Geometry::Polygon(p)) => Some(MultiPolygon(vec![p.clone()])),
-            Some(Geometry::MultiPolygon(mp)) => Some(mp.clone()),
-            Some(g) => {
-                r.error(
-                    file,
-                    &f.location,
-                    Some("geometry"),
-                    format!("{} geometry where a polygon is expected", geometry_name(g)),
-                    "give country outlines as Polygon or MultiPolygon",
-                );
-                None
-            }
-            None => {
-                if !f.geometry_reported {
-                    r.error(
-                        file,
-                        &f.location,
-                        Some("geometry"),
-                        "feature has no geometry",
-                        "give the country's outline",
-                    );
-                }
-                None
-            }
-        };
+        let geometry = polygon_geometry(
+            &mut r,
+            file,
+            f,
+            "give country outlines as Polygon or MultiPolygon",
+            "give the country's outline",
+        );
         let (Some(code), Some(geometry)) = (code, geometry) else {
             continue;
         };
